@@ -1,0 +1,73 @@
+# difw build. `sudo make demo` and `sudo make test` work on a fresh Debian machine: the `deps`
+# target installs what is missing (apt packages, npm modules) before anything is built.
+SHELL := /bin/bash
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BUILD := build
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+BPF_HDRS := $(wildcard bpf/lib/*.h bpf/maps/*.h)
+TS_SRCS := $(shell find src test bench -name '*.ts' 2>/dev/null)
+APT_PKGS := clang llvm libbpf-dev bpftool iproute2 iptables nftables ufw etcd-server iperf3 \
+            tcpdump tshark python3-scapy xdp-tools gcc libc6-dev ethtool procps psmisc
+SHARED ?= ../shared
+
+.PHONY: all deps apt npm build bpf ts test test-unit test-bpf test-e2e conformance demo bench clean
+
+all: build
+
+deps: apt npm
+
+# Installs the Debian packages only when one of them is missing (dpkg -s is cheap).
+apt:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+npm: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+build: bpf ts
+
+$(BUILD)/vmlinux.h:
+	@mkdir -p $(BUILD)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+bpf: $(BPF_OBJS)
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ibpf -Wall -Werror -c $< -o $@
+
+ts: dist/.stamp
+dist/.stamp: $(TS_SRCS) tsconfig.json node_modules/.package-lock.json
+	npx tsc -p tsconfig.json
+	@touch $@
+
+test: deps build
+	node scripts/run-tests.mjs unit bpf e2e
+	$(MAKE) conformance
+
+test-unit: build
+	node scripts/run-tests.mjs unit
+test-bpf: build
+	node scripts/run-tests.mjs bpf
+test-e2e: build
+	node scripts/run-tests.mjs e2e
+
+# Differential conformance against real ufw and Kubernetes NetworkPolicy truth tables.
+conformance: build
+	python3 $(SHARED)/tools/fwdiff/fwdiff.py $(SHARED)/conformance/ufw-public.json --sut bin/difw
+	python3 $(SHARED)/tools/fwdiff/clidiff.py $(SHARED)/conformance/ufw-cli-public.json --sut bin/difw
+
+demo: deps build
+	bash scripts/demo.sh
+
+bench: deps build
+	node dist/bench/main.js
+
+clean:
+	rm -rf $(BUILD) dist
