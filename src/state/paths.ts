@@ -14,12 +14,15 @@
  */
 import { statSync, readFileSync, mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DifwError } from '../errors.js';
 
 export const STATE_ROOT = process.env.DIFW_STATE_ROOT ?? '/var/lib/difw';
 export const RUN_ROOT = process.env.DIFW_RUN_ROOT ?? '/run/difw';
 export const BPFFS_ROOT = join(RUN_ROOT, 'bpffs');
+/** Compiled BPF objects: `build/` of the checkout (this file runs from dist/src/state/). */
+export const BPF_OBJ_DIR = process.env.DIFW_BPF_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'build');
 
 export interface NetnsPaths {
   /** "host" for the initial network namespace, else "ns-<inode>". */
