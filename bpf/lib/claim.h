@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Workload identity claims on the wire (docs/wire-format.md).
+ *
+ * The sender (bpf/sockops_claim.bpf.c) stamps every SYN and SYN-ACK with a 20-byte TCP option
+ * (kind 254, RFC 6994 ExID CLAIM_EXID) carrying {version, epoch, sending node, identity, MAC}.
+ * The receiver's policy TC program calls claim_verify() on SYN / SYN-ACK packets before they
+ * reach a socket. The MAC is SipHash-2-4 under the pairwise node key over a fixed 56-byte
+ * message (claim_mac below): identity, node, epoch, version, direction, both ports, the ISN,
+ * the peer's ISN (SYN-ACK) and both addresses.
+ *
+ * Include after vmlinux.h and bpf_helpers.h. Assumes a little-endian machine (x86_64, arm64):
+ * MAC message words are composed from in-memory network-order address words.
+ */
+#ifndef DIFW_LIB_CLAIM_H
+#define DIFW_LIB_CLAIM_H
+
+#include <bpf/bpf_endian.h>
+#include "lib/siphash.h"
+#include "maps/claim.h"
+
+#define CLAIM_TCPOPT_EXP 254       /* RFC 4727 experimental option kind */
+#define CLAIM_EXID 0xD1F0          /* RFC 6994 ExID (not IANA-registered; difw-private) */
+#define CLAIM_OPT_LEN 20           /* kind, len, ExID(2), ver, epoch, node(2), identity(4), MAC(8) */
+#define CLAIM_VERSION 1
+#define CLAIM_MAC_WORDS 7          /* 56-byte MAC message */
+
+#define CLAIM_AF_INET 2
+#define CLAIM_AF_INET6 10
+
+/* Claim option as it sits in the TCP header. Multi-byte fields network order except the MAC. */
+struct claim_opt {
+	__u8 kind;
+	__u8 len;
+	__be16 exid;
+	__u8 version;
+	__u8 epoch;
+	__be16 node_id;
+	__be32 identity;
+	__u8 mac[8]; /* SipHash-2-4 output, little endian */
+} __attribute__((packed));
+
+/*
+ * Receiver-side packet context, filled by the caller (the policy program has parsed the IP
+ * header already). For IPv4, saddr[0]/daddr[0] hold the address (network order) and the other
+ * words are ignored. For IPv6 all four words, network order. l4_off = offset of the TCP header
+ * from the start of the skb data (the Ethernet header for a TC program on a veth).
+ * sport/dport/seq/ack_seq/is_synack are informational: claim_verify reads the TCP header itself
+ * so that what it authenticates is exactly what the socket will see.
+ */
+struct claim_ctx {
+	__u8 family; /* CLAIM_AF_INET or CLAIM_AF_INET6 */
+	__u8 is_synack;
+	__u32 saddr[4], daddr[4];
+	__be16 sport, dport;
+	__u32 seq, ack_seq; /* host order */
+	__u32 l4_off;
+};
+
+enum claim_result {
+	CLAIM_NONE = 0,         /* no claim option (or not a SYN / SYN-ACK) */
+	CLAIM_OK = 1,           /* verified: *identity set */
+	CLAIM_BAD_MAC = 2,      /* MAC mismatch (forged, spliced, altered) or unknown version */
+	CLAIM_REPLAY = 3,       /* identical claim already accepted on this node */
+	CLAIM_STALE = 4,        /* epoch outside send_epoch-1 .. send_epoch+1 */
+	CLAIM_TRUNCATED = 5,    /* option present but cut short / malformed length / bad TCP header */
+	CLAIM_UNKNOWN_NODE = 6, /* no key for (sending node, epoch), or this node unconfigured */
+	CLAIM_NOT_HOSTED = 7,   /* valid MAC but the sending node does not host that identity */
+};
+
+/* Inputs of one MAC computation, host-order scalars; addresses as struct claim_addr. */
+struct claim_mac_in {
+	__u32 identity;
+	__u16 node_id;
+	__u8 epoch;
+	__u8 is_synack;
+	__u16 sport, dport; /* host order */
+	__u32 isn, peer_isn; /* host order; peer_isn = 0 on a SYN */
+	struct claim_addr saddr, daddr;
+};
+
+static __always_inline __u64 claim_mac(const struct claim_key *k, const struct claim_mac_in *in)
+{
+	struct siphash_state s;
+
+	siphash_init(&s, k->k0, k->k1);
+	siphash_word(&s, (__u64)CLAIM_VERSION | ((__u64)in->is_synack << 8) |
+				 ((__u64)in->node_id << 16) | ((__u64)in->identity << 32));
+	siphash_word(&s, (__u64)in->epoch | ((__u64)in->sport << 16) | ((__u64)in->dport << 32));
+	siphash_word(&s, (__u64)in->isn | ((__u64)in->peer_isn << 32));
+	siphash_word(&s, (__u64)in->saddr.a[0] | ((__u64)in->saddr.a[1] << 32));
+	siphash_word(&s, (__u64)in->saddr.a[2] | ((__u64)in->saddr.a[3] << 32));
+	siphash_word(&s, (__u64)in->daddr.a[0] | ((__u64)in->daddr.a[1] << 32));
+	siphash_word(&s, (__u64)in->daddr.a[2] | ((__u64)in->daddr.a[3] << 32));
+	return siphash_final(&s, CLAIM_MAC_WORDS);
+}
+
+static __always_inline void claim_addr_v4(struct claim_addr *a, __u32 v4 /* network order */)
+{
+	a->a[0] = 0;
+	a->a[1] = 0;
+	a->a[2] = bpf_htonl(0x0000ffff);
+	a->a[3] = v4;
+}
+
+static __always_inline void claim_stat_bump(__u32 idx)
+{
+#ifndef CLAIM_NO_STATS
+	__u64 *v = bpf_map_lookup_elem(&claim_stats, &idx);
+
+	if (v)
+		*v += 1;
+#endif
+}
+
+/* TCP header flag bits (byte 13). */
+#define CLAIM_TH_SYN 0x02
+#define CLAIM_TH_ACK 0x10
+
+/* State of the TCP option walk (one bpf_loop step per option). */
+struct claim_walk {
+	__u8 opts[64];   /* the option bytes, zero beyond optlen */
+	__u32 optlen;
+	__u32 off;
+	__u32 found;     /* offset of the claim option, 0xffff if none */
+	__u32 result;    /* CLAIM_NONE, or CLAIM_TRUNCATED on a cut experimental option */
+};
+
+static long claim_walk_step(__u64 i, void *ctx)
+{
+	struct claim_walk *w = ctx;
+	__u32 off = w->off;
+	__u8 kind, len;
+
+	if (off >= w->optlen)
+		return 1;
+	kind = w->opts[off & 63];
+	if (kind == 0) /* EOL */
+		return 1;
+	if (kind == 1) { /* NOP */
+		w->off = off + 1;
+		return 0;
+	}
+	if (kind == CLAIM_TCPOPT_EXP) {
+		if (off + 4 > w->optlen) { /* cut before its ExID: could be ours */
+			w->result = CLAIM_TRUNCATED;
+			return 1;
+		}
+		if (w->opts[(off + 2) & 63] == (CLAIM_EXID >> 8) &&
+		    w->opts[(off + 3) & 63] == (CLAIM_EXID & 0xff)) {
+			w->found = off;
+			return 1;
+		}
+	}
+	if (off + 2 > w->optlen)
+		return 1; /* malformed tail: no claim */
+	len = w->opts[(off + 1) & 63];
+	if (len < 2)
+		return 1; /* malformed option list: stop, no claim before it */
+	w->off = off + len;
+	return 0;
+}
+
+#define CLAIM_V_REPLAY 0x1 /* check and record the replay cache (always, except benchmarks) */
+
+static __always_inline enum claim_result claim_verify_opts(struct __sk_buff *skb,
+							   const struct claim_ctx *c,
+							   __u32 *identity, __u32 vflags)
+{
+	__u8 th[20];
+	struct claim_walk w = {};
+	struct claim_opt co;
+	struct claim_mac_in in;
+	__u32 optlen, found;
+	__u32 zero = 0;
+
+	if (bpf_skb_load_bytes(skb, c->l4_off, th, sizeof(th)) < 0)
+		return CLAIM_NONE; /* not even a TCP header: the caller's problem, no claim */
+	if (!(th[13] & CLAIM_TH_SYN))
+		return CLAIM_NONE;
+	optlen = (__u32)(th[12] >> 4) * 4;
+	if (optlen < 20)
+		return CLAIM_TRUNCATED;
+	optlen -= 20;
+	if (optlen == 0)
+		return CLAIM_NONE;
+	if (optlen > 40)
+		return CLAIM_TRUNCATED;
+	if (bpf_skb_load_bytes(skb, c->l4_off + 20, w.opts, optlen) < 0)
+		return CLAIM_TRUNCATED; /* header longer than the packet */
+
+	/* Walk the options (at most 40 bytes, so at most 40 steps). bpf_loop keeps the verifier's
+	 * work linear; the kernel inlines it (constant callback, no flags). */
+	w.optlen = optlen;
+	w.off = 0;
+	w.found = 0xffff;
+	w.result = CLAIM_NONE;
+	bpf_loop(40, claim_walk_step, &w, 0);
+	if (w.result != CLAIM_NONE)
+		return w.result;
+	found = w.found;
+	if (found == 0xffff)
+		return CLAIM_NONE;
+	if (w.opts[(found + 1) & 63] != CLAIM_OPT_LEN || found + CLAIM_OPT_LEN > optlen)
+		return CLAIM_TRUNCATED;
+	if (bpf_skb_load_bytes(skb, c->l4_off + 20 + (found & 63), &co, sizeof(co)) < 0)
+		return CLAIM_TRUNCATED;
+	if (co.version != CLAIM_VERSION)
+		return CLAIM_BAD_MAC;
+
+	struct claim_cfg *cfg = bpf_map_lookup_elem(&claim_cfg, &zero);
+	if (!cfg || !cfg->node_id)
+		return CLAIM_UNKNOWN_NODE;
+	__u8 age = (__u8)(cfg->send_epoch - co.epoch);
+	if (age > 1 && age != 255) /* previous, current or next epoch */
+		return CLAIM_STALE;
+
+	struct claim_key_id kid = { .node_id = bpf_ntohs(co.node_id), .epoch = co.epoch };
+	struct claim_key *key = bpf_map_lookup_elem(&claim_keys, &kid);
+	if (!key)
+		return CLAIM_UNKNOWN_NODE;
+
+	in.identity = bpf_ntohl(co.identity);
+	in.node_id = kid.node_id;
+	in.epoch = co.epoch;
+	in.is_synack = (th[13] & CLAIM_TH_ACK) ? 1 : 0;
+	in.sport = ((__u16)th[0] << 8) | th[1];
+	in.dport = ((__u16)th[2] << 8) | th[3];
+	in.isn = ((__u32)th[4] << 24) | ((__u32)th[5] << 16) | ((__u32)th[6] << 8) | th[7];
+	in.peer_isn = in.is_synack ? (((__u32)th[8] << 24) | ((__u32)th[9] << 16) |
+				      ((__u32)th[10] << 8) | th[11]) - 1 : 0;
+	if (c->family == CLAIM_AF_INET6) {
+		__builtin_memcpy(&in.saddr, c->saddr, 16);
+		__builtin_memcpy(&in.daddr, c->daddr, 16);
+	} else {
+		claim_addr_v4(&in.saddr, c->saddr[0]);
+		claim_addr_v4(&in.daddr, c->daddr[0]);
+	}
+
+	__u64 mac = claim_mac(key, &in);
+	__u64 got;
+	__builtin_memcpy(&got, co.mac, 8);
+	if (mac != got)
+		return CLAIM_BAD_MAC;
+
+	struct claim_hosted_key hk = { .identity = in.identity, .node_id = in.node_id };
+	if (!bpf_map_lookup_elem(&claim_hosted, &hk))
+		return CLAIM_NOT_HOSTED;
+
+	if (vflags & CLAIM_V_REPLAY) {
+		struct claim_replay_key rk = {
+			.mac = mac, .isn = in.isn, .node_id = in.node_id,
+			.epoch = in.epoch, .is_synack = in.is_synack,
+		};
+		__u64 now = bpf_ktime_get_ns();
+		if (bpf_map_update_elem(&claim_replay, &rk, &now, BPF_NOEXIST) < 0)
+			return CLAIM_REPLAY;
+	}
+	*identity = in.identity;
+	return CLAIM_OK;
+}
+
+/*
+ * Verify the identity claim of a SYN or SYN-ACK. On CLAIM_OK *identity is the verified
+ * identity; on anything else *identity is untouched and the caller treats the peer as world (2).
+ * Counts every result in claim_stats. A retransmitted SYN carries the same claim as the first
+ * one and reports CLAIM_REPLAY: callers let it through on their conntrack entry created by the
+ * first, verified SYN (docs/wire-format.md, "Retransmissions").
+ */
+static __always_inline enum claim_result claim_verify(struct __sk_buff *skb, const struct claim_ctx *c,
+						      __u32 *identity)
+{
+	enum claim_result r = claim_verify_opts(skb, c, identity, CLAIM_V_REPLAY);
+
+	claim_stat_bump(r);
+	return r;
+}
+
+#endif /* DIFW_LIB_CLAIM_H */

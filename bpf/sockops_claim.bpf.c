@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Sender side of the identity claim: a sockops program attached to a node's pod-parent cgroup
+ * stamps every SYN and SYN-ACK of sockets in a listed cgroup (claim_local) going to a listed
+ * cluster address (claim_peers) with the claim option of bpf/lib/claim.h.
+ *
+ * Callback flow:
+ *   TCP_CONNECT_CB (client, before the SYN) and TCP_LISTEN_CB (server listener) turn on
+ *     BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG. SYN-ACKs are built from a request sock, but the flag
+ *     is tested on the listener, so it has to be set there.
+ *   HDR_OPT_LEN_CB reserves CLAIM_OPT_LEN bytes on SYN / SYN-ACK only, and only when the claim
+ *     will be written (otherwise the space would be NOP padding).
+ *   WRITE_HDR_OPT_CB builds the claim. skops->skb_data is the TCP header being sent: seq is this
+ *     side's ISN, ack_seq on a SYN-ACK is the client's ISN + 1.
+ *   ACTIVE/PASSIVE_ESTABLISHED_CB turn the flag off again: no callback, no reserved space and no
+ *     cost on any later segment (the accepted child inherits the listener's flags).
+ *
+ * The socket's cgroup is read from the socket (not the current task): SYN-ACKs are sent from
+ * softirq context, and for them it is the listener's cgroup (reached through the request sock).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
+#include "lib/claim.h"
+
+#define CLAIM_SOCKOPS_FLAGS BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG
+
+/* cgroup v2 id (kernfs node id = inode of the cgroup directory) of the socket behind skops. */
+static __always_inline __u64 claim_sock_cgroup_id(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *bsk = skops->sk;
+	struct sock *sk;
+
+	if (!bsk)
+		return 0;
+	if (skops->is_fullsock) {
+		struct tcp_sock *tp = bpf_skc_to_tcp_sock(bsk);
+
+		if (!tp)
+			return 0;
+		sk = (struct sock *)tp;
+	} else {
+		struct tcp_request_sock *treq = bpf_skc_to_tcp_request_sock(bsk);
+
+		if (!treq)
+			return 0;
+		/* rsk_listener sits in a union of sock_common: the verifier types it as a scalar,
+		 * so the listener pointer is fetched with a CO-RE probe read. */
+		sk = BPF_CORE_READ(treq, req.req.__req_common.skc_listener);
+		if (!sk)
+			return 0;
+		return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+	}
+	struct cgroup *cg = sk->sk_cgrp_data.cgroup;
+	if (!cg)
+		return 0;
+	return cg->kn->id;
+}
+
+/*
+ * Copy an address out of the sock_ops context. Every field is loaded once, straight from ctx,
+ * and pinned with barrier_var(): otherwise clang keeps &skops->field in a register across the
+ * MAC computation, and the verifier refuses a load through a modified ctx pointer.
+ */
+#define CLAIM_CTX_LOAD(dst, field)                                                                 \
+	do {                                                                                       \
+		__u32 __v = (field);                                                               \
+		barrier_var(__v);                                                                  \
+		(dst) = __v;                                                                       \
+	} while (0)
+
+static __always_inline void claim_remote_addr(struct bpf_sock_ops *skops, struct claim_addr *a)
+{
+	if (skops->family == CLAIM_AF_INET6) {
+		CLAIM_CTX_LOAD(a->a[0], skops->remote_ip6[0]);
+		CLAIM_CTX_LOAD(a->a[1], skops->remote_ip6[1]);
+		CLAIM_CTX_LOAD(a->a[2], skops->remote_ip6[2]);
+		CLAIM_CTX_LOAD(a->a[3], skops->remote_ip6[3]);
+	} else {
+		__u32 v4;
+
+		CLAIM_CTX_LOAD(v4, skops->remote_ip4);
+		claim_addr_v4(a, v4);
+	}
+}
+
+static __always_inline void claim_local_addr(struct bpf_sock_ops *skops, struct claim_addr *a)
+{
+	if (skops->family == CLAIM_AF_INET6) {
+		CLAIM_CTX_LOAD(a->a[0], skops->local_ip6[0]);
+		CLAIM_CTX_LOAD(a->a[1], skops->local_ip6[1]);
+		CLAIM_CTX_LOAD(a->a[2], skops->local_ip6[2]);
+		CLAIM_CTX_LOAD(a->a[3], skops->local_ip6[3]);
+	} else {
+		__u32 v4;
+
+		CLAIM_CTX_LOAD(v4, skops->local_ip4);
+		claim_addr_v4(a, v4);
+	}
+}
+
+/* Everything needed to stamp this socket's handshake, or 0 with the reason counted. */
+struct claim_plan {
+	struct claim_key key;
+	__u32 identity;
+	__u16 node_id;
+	__u8 epoch;
+	struct claim_addr daddr;
+};
+
+static __always_inline int claim_plan(struct bpf_sock_ops *skops, struct claim_plan *p)
+{
+	__u32 zero = 0;
+	struct claim_cfg *cfg = bpf_map_lookup_elem(&claim_cfg, &zero);
+
+	if (!cfg || !cfg->node_id || !(cfg->flags & CLAIM_CFG_F_STAMP)) {
+		claim_stat_bump(CLAIM_ST_SKIP_KEY);
+		return 0;
+	}
+	__u64 cgid = claim_sock_cgroup_id(skops);
+	struct claim_local *loc = bpf_map_lookup_elem(&claim_local, &cgid);
+	if (!loc) {
+		claim_stat_bump(CLAIM_ST_SKIP_LOCAL);
+		return 0;
+	}
+	claim_remote_addr(skops, &p->daddr);
+	struct claim_peer *peer = bpf_map_lookup_elem(&claim_peers, &p->daddr);
+	if (!peer) {
+		claim_stat_bump(CLAIM_ST_SKIP_PEER);
+		return 0;
+	}
+	struct claim_key_id kid = { .node_id = peer->node_id, .epoch = cfg->send_epoch };
+	struct claim_key *k = bpf_map_lookup_elem(&claim_keys, &kid);
+	if (!k) {
+		claim_stat_bump(CLAIM_ST_SKIP_KEY);
+		return 0;
+	}
+	p->key = *k;
+	p->identity = loc->identity;
+	p->node_id = cfg->node_id;
+	p->epoch = cfg->send_epoch;
+	return 1;
+}
+
+static __always_inline int is_syn(struct bpf_sock_ops *skops)
+{
+	return skops->skb_tcp_flags & CLAIM_TH_SYN;
+}
+
+static __always_inline void claim_hdr_len(struct bpf_sock_ops *skops)
+{
+	struct claim_plan p;
+
+	if (!is_syn(skops))
+		return;
+	if (!claim_plan(skops, &p))
+		return;
+	if (bpf_reserve_hdr_opt(skops, CLAIM_OPT_LEN, 0) < 0)
+		claim_stat_bump(CLAIM_ST_SKIP_SPACE);
+}
+
+static __always_inline void claim_write(struct bpf_sock_ops *skops)
+{
+	struct claim_plan p;
+	struct claim_mac_in in = {};
+	struct claim_opt o;
+	struct tcphdr *th = (void *)(long)skops->skb_data;
+	void *end = (void *)(long)skops->skb_data_end;
+
+	if (!is_syn(skops))
+		return;
+	if ((void *)(th + 1) > end)
+		return;
+	claim_local_addr(skops, &in.saddr);
+	if (!claim_plan(skops, &p))
+		return;
+
+	in.identity = p.identity;
+	in.node_id = p.node_id;
+	in.epoch = p.epoch;
+	in.is_synack = th->ack ? 1 : 0;
+	in.sport = bpf_ntohs(th->source);
+	in.dport = bpf_ntohs(th->dest);
+	in.isn = bpf_ntohl(th->seq);
+	in.peer_isn = in.is_synack ? bpf_ntohl(th->ack_seq) - 1 : 0;
+	in.daddr = p.daddr;
+
+	__u64 mac = claim_mac(&p.key, &in);
+
+	o.kind = CLAIM_TCPOPT_EXP;
+	o.len = CLAIM_OPT_LEN;
+	o.exid = bpf_htons(CLAIM_EXID);
+	o.version = CLAIM_VERSION;
+	o.epoch = p.epoch;
+	o.node_id = bpf_htons(p.node_id);
+	o.identity = bpf_htonl(p.identity);
+	__builtin_memcpy(o.mac, &mac, 8);
+	if (bpf_store_hdr_opt(skops, &o, sizeof(o), 0) < 0) {
+		claim_stat_bump(CLAIM_ST_STORE_ERR);
+		return;
+	}
+	claim_stat_bump(in.is_synack ? CLAIM_ST_STAMP_SYNACK : CLAIM_ST_STAMP_SYN);
+}
+
+SEC("sockops")
+int difw_claim_sockops(struct bpf_sock_ops *skops)
+{
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+	case BPF_SOCK_OPS_TCP_LISTEN_CB:
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | CLAIM_SOCKOPS_FLAGS);
+		break;
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~CLAIM_SOCKOPS_FLAGS);
+		break;
+	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
+		claim_hdr_len(skops);
+		break;
+	case BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
+		claim_write(skops);
+		break;
+	default:
+		break;
+	}
+	return 1;
+}
+
+char LICENSE[] SEC("license") = "GPL";
