@@ -1,0 +1,54 @@
+/**
+ * The control plane's view of the policy compiler and of the claim keys: for one store revision,
+ * what each node agent must enforce. Pure apart from reading the store contents it is given.
+ */
+import { hkdfSync } from 'node:crypto';
+import type { KubeObject } from './store.js';
+import type { ClaimConfig, PodEntry, TablesPush } from './protocol.js';
+import type { LabState } from '../lab/state.js';
+
+export interface NodeCompiler {
+  /** Check one object against its kind's schema; throws a DifwError "Cannot …" when invalid. */
+  validate(o: KubeObject): KubeObject;
+  /** NodeTables for one node, JSON-serialisable. */
+  compileNode(objects: KubeObject[], node: string): unknown;
+  /** identity number of each pod ("ns/name" -> id) */
+  podIdentities(objects: KubeObject[]): Map<string, number>;
+}
+
+/** Pairwise key K(a, b, epoch): HKDF-SHA256 over the cluster secret, symmetric in a and b. */
+export function pairKey(secretHex: string, a: number, b: number, epoch: number): string {
+  const [lo, hi] = a < b ? [a, b] : [b, a];
+  const info = Buffer.from(`difw claim key v1 ${lo}:${hi}:${epoch}`);
+  return Buffer.from(hkdfSync('sha256', Buffer.from(secretHex, 'hex'), Buffer.from('difw-lab'), info, 16)).toString('hex');
+}
+
+export function claimConfig(lab: LabState, nodeName: string, ids: Map<string, number>): ClaimConfig {
+  const me = lab.nodes.find((n) => n.name === nodeName)!;
+  const epochs = lab.keyEpoch > 0 ? [lab.keyEpoch - 1, lab.keyEpoch] : [lab.keyEpoch];
+  const byName = new Map(lab.nodes.map((n) => [n.name, n.id]));
+  return {
+    nodeId: me.id,
+    epoch: lab.keyEpoch,
+    keys: lab.nodes.flatMap((peer) => epochs.map((epoch) => ({ peer: peer.id, epoch, key: pairKey(lab.secret, me.id, peer.id, epoch) }))),
+    peers: [
+      ...lab.nodes.map((n) => ({ ip: n.fabricIp, node: n.id })),
+      ...lab.pods.map((p) => ({ ip: p.ip, node: byName.get(p.node)! })),
+    ],
+    hosted: lab.pods
+      .map((p) => ({ node: byName.get(p.node)!, identity: ids.get(`${p.namespace}/${p.name}`) ?? 0 }))
+      .filter((h) => h.identity !== 0),
+  };
+}
+
+export function buildPushes(lab: LabState, objects: KubeObject[], revision: number, compiler: NodeCompiler): Map<string, TablesPush> {
+  const ids = compiler.podIdentities(objects);
+  const out = new Map<string, TablesPush>();
+  for (const n of lab.nodes) {
+    const pods: PodEntry[] = lab.pods
+      .filter((p) => p.node === n.name)
+      .map((p) => ({ namespace: p.namespace, name: p.name, ip: p.ip, hostIf: p.hostIf, cgroup: p.cgroup, identity: ids.get(`${p.namespace}/${p.name}`) ?? 0 }));
+    out.set(n.name, { revision, tables: compiler.compileNode(objects, n.name), pods, claims: claimConfig(lab, n.name, ids) });
+  }
+  return out;
+}
