@@ -11,7 +11,7 @@ export interface NodeCompiler {
   /** Check one object against its kind's schema; throws a DifwError "Cannot …" when invalid. */
   validate(o: KubeObject): KubeObject;
   /** NodeTables for one node, JSON-serialisable. */
-  compileNode(objects: KubeObject[], node: string): unknown;
+  compileNode(objects: KubeObject[], node: string, lab: LabState, revision: number): unknown;
   /** identity number of each pod ("ns/name" -> id) */
   podIdentities(objects: KubeObject[]): Map<string, number>;
 }
@@ -48,7 +48,7 @@ export function buildPushes(lab: LabState, objects: KubeObject[], revision: numb
     const pods: PodEntry[] = lab.pods
       .filter((p) => p.node === n.name)
       .map((p) => ({ namespace: p.namespace, name: p.name, ip: p.ip, hostIf: p.hostIf, cgroup: p.cgroup, identity: ids.get(`${p.namespace}/${p.name}`) ?? 0 }));
-    out.set(n.name, { revision, tables: compiler.compileNode(objects, n.name), pods, claims: claimConfig(lab, n.name, ids) });
+    out.set(n.name, { revision, tables: compiler.compileNode(objects, n.name, lab, revision), pods, claims: claimConfig(lab, n.name, ids) });
   }
   return out;
 }

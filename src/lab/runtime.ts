@@ -8,5 +8,5 @@ import { Controller } from '../controlplane/controller.js';
 import { netpolCompiler } from '../controlplane/netpol-compiler.js';
 
 export function labController(cfg: LabConfig = labConfig()): Controller {
-  return new Controller({ cfg, log: logger('lab'), compiler: netpolCompiler() });
+  return new Controller({ cfg, log: logger('lab'), compiler: netpolCompiler(cfg) });
 }
