@@ -2,7 +2,7 @@
  * The control plane's view of the policy compiler and of the claim keys: for one store revision,
  * what each node agent must enforce. Pure apart from reading the store contents it is given.
  */
-import { hkdfSync } from 'node:crypto';
+import { nodeKeyring } from '../identity/keys.js';
 import type { KubeObject } from './store.js';
 import type { ClaimConfig, PodEntry, TablesPush } from './protocol.js';
 import type { LabState } from '../lab/state.js';
@@ -16,13 +16,6 @@ export interface NodeCompiler {
   podIdentities(objects: KubeObject[]): Map<string, number>;
 }
 
-/** Pairwise key K(a, b, epoch): HKDF-SHA256 over the cluster secret, symmetric in a and b. */
-export function pairKey(secretHex: string, a: number, b: number, epoch: number): string {
-  const [lo, hi] = a < b ? [a, b] : [b, a];
-  const info = Buffer.from(`difw claim key v1 ${lo}:${hi}:${epoch}`);
-  return Buffer.from(hkdfSync('sha256', Buffer.from(secretHex, 'hex'), Buffer.from('difw-lab'), info, 16)).toString('hex');
-}
-
 export function claimConfig(lab: LabState, nodeName: string, ids: Map<string, number>): ClaimConfig {
   const me = lab.nodes.find((n) => n.name === nodeName)!;
   const epochs = lab.keyEpoch > 0 ? [lab.keyEpoch - 1, lab.keyEpoch] : [lab.keyEpoch];
@@ -30,7 +23,8 @@ export function claimConfig(lab: LabState, nodeName: string, ids: Map<string, nu
   return {
     nodeId: me.id,
     epoch: lab.keyEpoch,
-    keys: lab.nodes.flatMap((peer) => epochs.map((epoch) => ({ peer: peer.id, epoch, key: pairKey(lab.secret, me.id, peer.id, epoch) }))),
+    // each node gets only the keys of pairs it belongs to
+    keys: nodeKeyring(Buffer.from(lab.secret, 'hex'), me.id, lab.nodes.map((n) => n.id), epochs).map((k) => ({ peer: k.node, epoch: k.epoch, key: k.key.toString('hex') })),
     peers: [
       ...lab.nodes.map((n) => ({ ip: n.fabricIp, node: n.id })),
       ...lab.pods.map((p) => ({ ip: p.ip, node: byName.get(p.node)! })),

@@ -1,9 +1,144 @@
 /**
- * The real node datapath: the policy compiler's PodDatapath plus the claim datapath.
- * (Integration point; until both land this enforces nothing.)
+ * The real node datapath: the claim datapath (sockops stamping on the node's pod-parent cgroup,
+ * claim maps) and the policy compiler's PodDatapath (TC programs on each pod's node-side veth),
+ * both pinned under the node's own bpffs so the policy programs share the claim maps.
+ *
+ * apply() order matters: claim state first (a new pod's sockets must be stamped with its
+ * identity, and peers/keys must be known, before policy can admit its connections), then pod
+ * attachment and the policy tables.
  */
-import { type NodeDatapath, type NodeDatapathOptions, NullDatapath } from './node-datapath.js';
+import koffi from 'koffi';
+import type { NodeDatapath, NodeDatapathOptions } from './node-datapath.js';
+import type { TablesPush } from '../controlplane/protocol.js';
+import { ClaimDatapath, cgroupId } from '../identity/claims.js';
+import { DifwError } from '../errors.js';
 
-export async function makeNodeDatapath(_o: NodeDatapathOptions): Promise<NodeDatapath> {
-  return new NullDatapath();
+/** The subset of src/policy/netpol's PodDatapath the agent uses. */
+interface PodDatapathLike {
+  attachPod(ifindex: number): void;
+  detachPod(ifindex: number): void;
+  apply(tables: unknown): void;
+  close(): void;
+}
+
+let ifNameToIndex: ((name: string) => number) | undefined;
+/** ifindex in this process's netns (sysfs here is the initial netns's, so it cannot be used). */
+export function ifindex(name: string): number {
+  ifNameToIndex ??= koffi.load('libc.so.6').func('unsigned int if_nametoindex(const char *name)') as (n: string) => number;
+  return ifNameToIndex(name);
+}
+
+async function loadPodDatapath(o: NodeDatapathOptions): Promise<PodDatapathLike> {
+  const modPath = '../policy/netpol/datapath.js';
+  const mod = (await import(modPath)) as { PodDatapath: { load(x: unknown): PodDatapathLike | Promise<PodDatapathLike> } };
+  return await mod.PodDatapath.load({ pinDir: o.bpffs, objDir: o.objDir, logger: o.log.child({ component: 'pod-datapath' }) });
+}
+
+export class LabNodeDatapath implements NodeDatapath {
+  readonly kind = 'ebpf';
+  #attached = new Map<string, number>(); // hostIf -> ifindex
+  #local = new Map<string, { id: bigint; identity: number }>(); // cgroup path -> cgroup id, identity
+  #peers = new Set<string>();
+  #hosted = new Set<string>();
+  #epoch = -1;
+
+  private constructor(
+    private readonly o: NodeDatapathOptions,
+    private readonly claims: ClaimDatapath,
+    private readonly pods: PodDatapathLike,
+  ) {}
+
+  static async create(o: NodeDatapathOptions): Promise<LabNodeDatapath> {
+    const claims = ClaimDatapath.load({ pinDir: o.bpffs, objDir: o.objDir, logger: o.log.child({ component: 'claims' }) });
+    let pods: PodDatapathLike;
+    try {
+      claims.setNode(o.nodeId);
+      claims.attachCgroup(o.cgroup);
+      pods = await loadPodDatapath(o);
+    } catch (e) {
+      claims.close();
+      throw e;
+    }
+    return new LabNodeDatapath(o, claims, pods);
+  }
+
+  async apply(push: TablesPush): Promise<void> {
+    this.applyClaims(push);
+    const want = new Map(push.pods.map((p) => [p.hostIf, p]));
+    for (const [ifname, idx] of this.#attached) {
+      if (want.has(ifname) && ifindex(ifname) === idx) continue;
+      try {
+        this.pods.detachPod(idx);
+      } catch (e) {
+        this.o.log.debug({ err: e, ifname }, 'detach of a gone pod interface');
+      }
+      this.#attached.delete(ifname);
+    }
+    // Tables before attaching new pods: a newly attached program must find its endpoint.
+    this.pods.apply(push.tables);
+    for (const ifname of want.keys()) {
+      if (this.#attached.has(ifname)) continue;
+      const idx = ifindex(ifname);
+      if (!idx) throw new DifwError('DIFW_E_LAB', `Cannot attach pod interface ${ifname}: not found on node ${this.o.node}`);
+      this.pods.attachPod(idx);
+      this.#attached.set(ifname, idx);
+    }
+  }
+
+  private applyClaims(push: TablesPush): void {
+    const c = push.claims;
+    const keys = c.keys.map((k) => ({ node: k.peer, epoch: k.epoch, key: Buffer.from(k.key, 'hex') }));
+    this.claims.installKeys(keys, this.#epoch === c.epoch ? {} : { sendEpoch: c.epoch });
+    this.#epoch = c.epoch;
+
+    const peers = new Map(c.peers.map((p) => [p.ip, p.node]));
+    for (const [ip, node] of peers) this.claims.setPeer(ip, node);
+    for (const ip of this.#peers) if (!peers.has(ip)) this.claims.deletePeer(ip);
+    this.#peers = new Set(peers.keys());
+
+    const hosted = new Set(c.hosted.map((h) => `${h.node}/${h.identity}`));
+    for (const h of hosted) {
+      const [n, id] = h.split('/').map(Number);
+      this.claims.setHosted(n!, id!, true);
+    }
+    for (const h of this.#hosted) {
+      if (hosted.has(h)) continue;
+      const [n, id] = h.split('/').map(Number);
+      this.claims.setHosted(n!, id!, false);
+    }
+    this.#hosted = hosted;
+
+    // Keyed by cgroup id, remembered here: a deleted pod's cgroup directory is gone by the time
+    // the push arrives, so its id could not be looked up again.
+    const local = new Map<string, { id: bigint; identity: number }>();
+    for (const p of push.pods) {
+      if (p.identity === 0) continue;
+      const prev = this.#local.get(p.cgroup);
+      const id = cgroupId(p.cgroup);
+      if (!prev || prev.id !== id || prev.identity !== p.identity) this.claims.setLocalIdentity(id, p.identity);
+      local.set(p.cgroup, { id, identity: p.identity });
+    }
+    for (const [cg, prev] of this.#local) {
+      if (local.get(cg)?.id === prev.id) continue;
+      this.claims.deleteLocal(prev.id);
+    }
+    this.#local = local;
+  }
+
+  async close(): Promise<void> {
+    for (const idx of this.#attached.values()) {
+      try {
+        this.pods.detachPod(idx);
+      } catch {
+        /* interface gone */
+      }
+    }
+    this.#attached.clear();
+    this.pods.close();
+    this.claims.close();
+  }
+}
+
+export async function makeNodeDatapath(o: NodeDatapathOptions): Promise<NodeDatapath> {
+  return LabNodeDatapath.create(o);
 }
