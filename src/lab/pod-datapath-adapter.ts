@@ -21,6 +21,7 @@ interface PodDatapathLike {
   close(): void;
 }
 
+let missingPolicy = false;
 let ifNameToIndex: ((name: string) => number) | undefined;
 /** ifindex in this process's netns (sysfs here is the initial netns's, so it cannot be used). */
 export function ifindex(name: string): number {
@@ -30,12 +31,23 @@ export function ifindex(name: string): number {
 
 async function loadPodDatapath(o: NodeDatapathOptions): Promise<PodDatapathLike> {
   const modPath = '../policy/netpol/datapath.js';
-  const mod = (await import(modPath)) as { PodDatapath: { load(x: unknown): PodDatapathLike | Promise<PodDatapathLike> } };
+  let mod: { PodDatapath: { load(x: unknown): PodDatapathLike | Promise<PodDatapathLike> } };
+  try {
+    mod = (await import(modPath)) as typeof mod;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    // Not built yet: claims only, nothing enforced; /v1/health reports it.
+    o.log.warn('policy datapath module missing: this node enforces no policy');
+    missingPolicy = true;
+    return { attachPod() {}, detachPod() {}, apply() {}, close() {} };
+  }
   return await mod.PodDatapath.load({ pinDir: o.bpffs, objDir: o.objDir, logger: o.log.child({ component: 'pod-datapath' }) });
 }
 
 export class LabNodeDatapath implements NodeDatapath {
-  readonly kind = 'ebpf';
+  get kind(): string {
+    return missingPolicy ? 'claims-only (no policy datapath)' : 'ebpf';
+  }
   #attached = new Map<string, number>(); // hostIf -> ifindex
   #local = new Map<string, { id: bigint; identity: number }>(); // cgroup path -> cgroup id, identity
   #peers = new Set<string>();
