@@ -51,7 +51,13 @@ export interface FirewallState {
   /** IPv4 rules then IPv6 rules, each list in ufw's evaluation order (first match wins). */
   rules: Rule[];
   rules6: Rule[];
+  /** ufw's DEFAULT_APPLICATION_POLICY (`app default`); absent means 'skip'. */
+  appPolicy?: AppPolicy;
+  /** ufw's IPV6 setting; absent means yes (rules without addresses go to both lists). */
+  ipv6?: boolean;
 }
+
+export type AppPolicy = 'allow' | 'deny' | 'reject' | 'skip';
 
 export const DEFAULT_STATE: FirewallState = {
   version: 1,
