@@ -1,6 +1,5 @@
 /** difw's own subcommands around the agent: `agent` (run it in the foreground) and `log`. */
 import type { Command } from 'commander';
-import { runAgent } from '../agent/agent.js';
 import { readEventLog } from '../agent/eventlog.js';
 import { BPF_OBJ_DIR, netnsPaths } from '../state/paths.js';
 
@@ -9,6 +8,7 @@ export function registerAgentCommands(program: Command): void {
     .command('agent')
     .description('run the per-namespace agent in the foreground (started by `difw enable`)')
     .action(async () => {
+      const { runAgent } = await import('../agent/agent.js');
       await runAgent({ objDir: BPF_OBJ_DIR });
     });
 

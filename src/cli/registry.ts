@@ -5,10 +5,11 @@
  * agent) inside their action handlers so plain ufw commands stay fast.
  */
 import type { Command } from 'commander';
+import { registerAgentCommands } from './agent-commands.js';
 import { registerBatchCommand } from './batch.js';
 import { registerLabCommands } from './lab-commands.js';
 import { registerObjectCommands } from './objects-commands.js';
 
 export type SubcommandModule = (program: Command) => void;
 
-export const subcommandModules: SubcommandModule[] = [registerBatchCommand, registerLabCommands, registerObjectCommands];
+export const subcommandModules: SubcommandModule[] = [registerAgentCommands, registerBatchCommand, registerLabCommands, registerObjectCommands];
