@@ -1,0 +1,112 @@
+/* Shared includes and small helpers for the difw BPF programs. */
+#ifndef DIFW_LIB_COMMON_H
+#define DIFW_LIB_COMMON_H
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "maps/config.h"
+#include "maps/rule_tuples.h"
+#include "maps/rule_keys.h"
+#include "maps/rule_actions.h"
+#include "maps/ct.h"
+#include "maps/limit.h"
+#include "maps/frag.h"
+#include "maps/events.h"
+#include "maps/ev_budget.h"
+#include "maps/stats.h"
+#include "maps/xdp_meta.h"
+
+#define DIFW_INLINE static __always_inline
+
+#define ETH_HLEN 14
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+
+#ifndef IPPROTO_ICMPV6
+#define IPPROTO_ICMPV6 58
+#endif
+
+#define TC_ACT_OK 0
+#define TC_ACT_SHOT 2
+#define TC_ACT_REDIRECT 7
+
+#define NSEC_PER_SEC 1000000000ull
+
+/* Make the compiler forget what it knows about `x` (keeps bounds checks on the register used). */
+#ifndef barrier_var
+#define barrier_var(x) asm volatile("" : "+r"(x))
+#endif
+
+/* Our own packet layouts, independent of vmlinux.h's bitfield structs. */
+struct ip4h {
+	__u8 vihl;
+	__u8 tos;
+	__be16 tot_len;
+	__be16 id;
+	__be16 frag_off;
+	__u8 ttl;
+	__u8 proto;
+	__sum16 check;
+	__be32 saddr;
+	__be32 daddr;
+};
+
+struct ip6h {
+	__be32 vtcfl;
+	__be16 plen;
+	__u8 nexthdr;
+	__u8 hlim;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+struct tcph {
+	__be16 source;
+	__be16 dest;
+	__be32 seq;
+	__be32 ack_seq;
+	__u8 doff_res;  /* data offset in the high nibble */
+	__u8 flags;
+	__be16 window;
+	__sum16 check;
+	__be16 urg_ptr;
+};
+
+#define TCPF_FIN 0x01
+#define TCPF_SYN 0x02
+#define TCPF_RST 0x04
+#define TCPF_PSH 0x08
+#define TCPF_ACK 0x10
+#define TCPF_URG 0x20
+
+struct udph {
+	__be16 source;
+	__be16 dest;
+	__be16 len;
+	__sum16 check;
+};
+
+struct icmph {
+	__u8 type;
+	__u8 code;
+	__sum16 check;
+	__be16 id;
+	__be16 seq;
+};
+
+DIFW_INLINE void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&fw_stats, &idx);
+	if (v)
+		*v += 1;
+}
+
+DIFW_INLINE __u16 csum_fold(__u64 s)
+{
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)~s;
+}
+#endif

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0
+/* difw host firewall, TC egress: ufw's OUTPUT chain for packets this host sends.
+ *
+ * Forwarded packets (and replies tc_ingress redirects) carry the ifindex they arrived on in
+ * skb->ingress_ifindex and were already judged at ingress, so they pass; locally generated
+ * ones have 0 there. A rejected packet is rewritten into the reply and redirected to this
+ * interface's ingress, so the local socket sees ECONNREFUSED. */
+#include "lib/common.h"
+#include "lib/parse.h"
+#include "lib/ct.h"
+#include "lib/frag.h"
+#include "lib/decide.h"
+#include "lib/reject.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define PULL_LEN 256
+
+SEC("tc")
+int tc_egress(struct __sk_buff *skb)
+{
+	__u32 key = FW_CONFIG_ACTIVE;
+	struct fw_config *act = bpf_map_lookup_elem(&fw_config, &key);
+	if (!act)
+		return TC_ACT_OK;
+	__u32 gen = act->generation & 1;
+	key = gen + 1;
+	struct fw_config *cfg = bpf_map_lookup_elem(&fw_config, &key);
+	if (!cfg || !cfg->enabled) {
+		stat_inc(FW_STAT_DISABLED);
+		return TC_ACT_OK;
+	}
+	if (skb->ingress_ifindex != 0)
+		return TC_ACT_OK;
+
+	/* Headers must be linear for direct access. Pull only when they are not: a pull on a
+	 * cloned skb (TCP keeps the original for retransmission) copies the head. */
+	__u32 len = skb->len;
+	__u32 want = len < PULL_LEN ? len : PULL_LEN;
+	barrier_var(want);
+	want &= 0x1ff;
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	if (data + want > data_end) {
+		bpf_skb_pull_data(skb, want);
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+	}
+
+	struct pkt p = {};
+	int r = parse_packet(&p, data, data_end, len);
+	if (r == PARSE_NOT_IP) {
+		stat_inc(FW_STAT_NOT_IP);
+		return TC_ACT_OK;
+	}
+	__u64 now = bpf_ktime_get_ns();
+	__u32 oif = skb->ifindex;
+	if (r != PARSE_OK) {
+		stat_inc(FW_STAT_INVALID);
+		stat_inc(FW_STAT_DROPPED);
+		return TC_ACT_SHOT;
+	}
+	if (p.frag == FRAG_LATER) {
+		__u8 v = frag_verdict(&p, now);
+		stat_inc(v == FW_FRAG_PASS ? FW_STAT_PASSED : FW_STAT_DROPPED);
+		return v == FW_FRAG_PASS ? TC_ACT_OK : TC_ACT_SHOT;
+	}
+
+	struct ct_ctx c = {};
+	int cts = ct_classify(&p, &c, data, data_end, now);
+	struct chain_env env = {.cfg = *cfg, .now = now, .gen = gen, .chain = FW_CHAIN_OUT, .oif = oif};
+	struct decision d = {};
+	d.verdict = decide(&p, cts, &env, &d);
+	settle(&p, &c, cts, &d, now);
+	if (p.frag == FRAG_FIRST)
+		frag_remember(&p, d.verdict == FW_V_PASS ? FW_FRAG_PASS : FW_FRAG_DROP, now);
+
+	if (d.verdict == FW_V_PASS)
+		return TC_ACT_OK;
+	if (d.verdict == FW_V_REJECT) {
+		if (build_reply(skb, p.family, p.l4off, d.reply)) {
+			stat_inc(FW_STAT_REJECT_FAIL);
+			return TC_ACT_SHOT;
+		}
+		return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
+	}
+	return TC_ACT_SHOT;
+}
