@@ -42,16 +42,11 @@ export const claimHostedKey = struct('claim_hosted_key', [
   ['_pad', u16],
 ] as const);
 
-export const claimReplayKey = struct('claim_replay_key', [
-  ['mac', u64],
-  ['isn', u32],
-  ['node_id', u16],
-  ['epoch', u8],
-  ['is_synack', u8],
-] as const);
+/** claim_replay is an ARRAY of __u64 MAC tags (CLAIM_REPLAY_SLOTS in bpf/maps/claim_replay.h). */
+export const CLAIM_REPLAY_SLOTS = 1 << 18;
 
 /** Every struct codec, for the layout test. */
-export const claimStructs: readonly StructCodec<any>[] = [claimCfg, claimLocal, claimPeer, claimKeyId, claimKey, claimHostedKey, claimReplayKey];
+export const claimStructs: readonly StructCodec<any>[] = [claimCfg, claimLocal, claimPeer, claimKeyId, claimKey, claimHostedKey];
 
 /** Headers declaring them (relative to bpf/). */
 export const claimHeaders = ['maps/claim.h'];
