@@ -1,0 +1,222 @@
+/**
+ * Loads the host-firewall datapath (build/xdp_ingress.bpf.o, tc_ingress.bpf.o, tc_egress.bpf.o)
+ * with its maps pinned by name in one pin directory, so the three objects share them and a
+ * restarted agent adopts the running state (conntrack, limits, rule tables).
+ *
+ * Attachment is through netlink (XDP and TC clsact filters), which outlives this process; a new
+ * agent attaching again replaces the programs atomically (no window without a firewall).
+ * Per interface: TC ingress first (it answers what XDP rejects), TC egress, then XDP (native,
+ * falling back to generic when the driver has no XDP support).
+ */
+import { join } from 'node:path';
+import { BpfObject, BpfProgram, RingBuffer, splitPerCpu, type BpfMap } from '../bpf/index.js';
+import { DifwError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { CompiledFirewall } from '../policy/ufw-compile.js';
+import { TableWriter } from './tables.js';
+import { FW_STATS, FW_STAT_COUNT, fwEvent, FW_EV_ALLOW, FW_EV_AUDIT, FW_EV_BLOCK, FW_EV_INVALID, FW_EV_LIMIT_BLOCK, type FwEvent } from './layouts.js';
+
+/** tc filter handle/priority of difw's host-firewall programs (distinct from other users of clsact). */
+export const TC_HANDLE = 0xd1f;
+export const TC_PRIORITY = 0xd1f;
+
+export interface DatapathOptions {
+  pinDir: string;
+  objDir?: string;
+  logger: Logger;
+}
+
+/** One logged packet, as the agent's event log wants it (interface names are added there). */
+export interface DatapathEvent {
+  tag: string;
+  inIfindex: number;
+  outIfindex: number;
+  src: string;
+  dst: string;
+  len: number;
+  proto: string;
+  sport?: number;
+  dport?: number;
+  extra?: string;
+}
+
+const TAGS: Record<number, string> = { [FW_EV_BLOCK]: 'BLOCK', [FW_EV_ALLOW]: 'ALLOW', [FW_EV_AUDIT]: 'AUDIT', [FW_EV_LIMIT_BLOCK]: 'LIMIT BLOCK', [FW_EV_INVALID]: 'AUDIT INVALID' };
+const PROTOS: Record<number, string> = { 6: 'TCP', 17: 'UDP', 1: 'ICMP', 58: 'ICMPv6', 2: 'IGMP', 47: 'GRE', 50: 'ESP', 51: 'AH' };
+
+export function formatAddress(b: Buffer, family: number): string {
+  if (family === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
+  // compress the longest run of zero groups, as inet_ntop does
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (best < 0) return groups.join(':');
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+}
+
+export function decodeEvent(e: FwEvent): DatapathEvent {
+  const hasPorts = e.proto === 6 || e.proto === 17;
+  const extra = [e.rule ? `RULE=${e.rule}` : '', e.proto === 6 && e.tcp_flags ? `FLAGS=0x${e.tcp_flags.toString(16)}` : ''].filter(Boolean).join(' ');
+  return {
+    tag: TAGS[e.tag] ?? `EVENT${e.tag}`,
+    inIfindex: e.in_ifindex,
+    outIfindex: e.out_ifindex,
+    src: formatAddress(e.src, e.family),
+    dst: formatAddress(e.dst, e.family),
+    len: e.pkt_len,
+    proto: PROTOS[e.proto] ?? String(e.proto),
+    ...(hasPorts ? { sport: e.sport, dport: e.dport } : {}),
+    ...(extra ? { extra } : {}),
+  };
+}
+
+export class Datapath {
+  readonly xdp: BpfObject;
+  readonly tcIngress: BpfObject;
+  readonly tcEgress: BpfObject;
+  readonly tables: TableWriter;
+  readonly #log: Logger;
+  #closed = false;
+
+  private constructor(xdp: BpfObject, tcIn: BpfObject, tcOut: BpfObject, log: Logger) {
+    this.xdp = xdp;
+    this.tcIngress = tcIn;
+    this.tcEgress = tcOut;
+    this.#log = log;
+    this.tables = new TableWriter({ config: xdp.map('fw_config'), tuples: xdp.map('fw_tuples'), keys: xdp.map('fw_keys'), actions: xdp.map('fw_actions') }, log);
+  }
+
+  static async load(opts: DatapathOptions): Promise<Datapath> {
+    const objDir = opts.objDir ?? 'build';
+    const open = (name: string) => {
+      const o = BpfObject.open(join(objDir, `${name}.bpf.o`), { pinRoot: opts.pinDir, logger: opts.logger });
+      try {
+        o.load();
+      } catch (e) {
+        o.close();
+        throw e;
+      }
+      return o;
+    };
+    // XDP first: it declares every shared map, the others adopt the pins.
+    const xdp = open('xdp_ingress');
+    let tcIn: BpfObject | undefined;
+    try {
+      tcIn = open('tc_ingress');
+      const tcOut = open('tc_egress');
+      opts.logger.info({ pinDir: opts.pinDir }, 'host firewall datapath loaded');
+      return new Datapath(xdp, tcIn, tcOut, opts.logger);
+    } catch (e) {
+      tcIn?.close();
+      xdp.close();
+      throw e;
+    }
+  }
+
+  /** A shared map by name (fw_config, fw_ct, fw_stats, ...). */
+  map(name: string): BpfMap {
+    return this.xdp.map(name);
+  }
+
+  program(which: 'xdp' | 'tc_ingress' | 'tc_egress'): BpfProgram {
+    if (which === 'xdp') return this.xdp.program('xdp_ingress');
+    if (which === 'tc_ingress') return this.tcIngress.program('tc_ingress');
+    return this.tcEgress.program('tc_egress');
+  }
+
+  /** Attach (or atomically replace) the three programs on one interface. */
+  attach(ifindex: number): void {
+    const tc = { handle: TC_HANDLE, priority: TC_PRIORITY };
+    this.program('tc_ingress').attachTc(ifindex, 'ingress', tc);
+    this.program('tc_egress').attachTc(ifindex, 'egress', tc);
+    const xdp = this.program('xdp');
+    try {
+      xdp.attachXdp(ifindex, { mode: 'native' });
+    } catch (e) {
+      this.#log.info({ ifindex, err: (e as Error).message }, 'native XDP unavailable, using generic XDP');
+      try {
+        xdp.attachXdp(ifindex, { mode: 'generic' });
+      } catch (e2) {
+        throw new DifwError('DIFW_E_BPF_ATTACH', `Cannot attach the XDP firewall to ifindex ${ifindex}: ${(e2 as Error).message}`, { cause: e2 });
+      }
+    }
+  }
+
+  /** Remove the programs from one interface (XDP first, so nothing is left half-enforced). */
+  detach(ifindex: number): void {
+    BpfProgram.detachXdpFrom(ifindex);
+    const tc = { handle: TC_HANDLE, priority: TC_PRIORITY };
+    BpfProgram.detachTcFrom(ifindex, 'egress', tc);
+    BpfProgram.detachTcFrom(ifindex, 'ingress', tc);
+  }
+
+  /** Install a compiled rule set atomically; returns the generation now active. */
+  apply(compiled: CompiledFirewall): number {
+    return this.tables.apply(compiled);
+  }
+
+  /** Counters summed over CPUs. */
+  stats(): Record<string, bigint> {
+    const m = this.map('fw_stats');
+    const out: Record<string, bigint> = {};
+    const key = Buffer.alloc(4);
+    for (let i = 0; i < FW_STAT_COUNT && i < FW_STATS.length; i++) {
+      key.writeUInt32LE(i);
+      const blob = m.lookup(key);
+      let sum = 0n;
+      if (blob) for (const v of splitPerCpu(blob, 8)) sum += v.readBigUInt64LE(0);
+      out[FW_STATS[i]!] = sum;
+    }
+    return out;
+  }
+
+  /** Deliver logged packets in batches; returns a function that stops delivery. */
+  onEvents(cb: (evs: DatapathEvent[]) => void): () => void {
+    let pending: DatapathEvent[] = [];
+    let scheduled = false;
+    const flush = () => {
+      scheduled = false;
+      const evs = pending;
+      pending = [];
+      if (evs.length) cb(evs);
+    };
+    const rb = new RingBuffer(
+      this.map('fw_events'),
+      (rec) => {
+        if (rec.length < fwEvent.size) return;
+        pending.push(decodeEvent(fwEvent.decode(rec)));
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      },
+      { logger: this.#log },
+    );
+    rb.start();
+    return () => {
+      rb.stop();
+      flush();
+    };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.tcEgress.close();
+    this.tcIngress.close();
+    this.xdp.close();
+  }
+}
