@@ -1,0 +1,380 @@
+/**
+ * `make bench`: difw against real peers, measured side by side in one run.
+ *
+ *   1. XDP per-packet cost (BPF_PROG_TEST_RUN): difw vs xdp-filter at 10 / 1,000 / 10,000 rules
+ *   2. UDP packets/s through a veth: none, difw, iptables, nftables, ufw at each rule count
+ *   3. New TCP connections/s: the same matrix
+ *   4. Rows other modules expose (bench/lab.ts `benchLab()`, identity `bench*` exports)
+ *
+ * Prints one aligned table and writes bench/results.json. A cell that cannot be measured is
+ * "n/a" with its reason; no number is ever made up. Environment knobs (all optional):
+ *   BENCH_SECONDS (2)  BENCH_REPS (3)  BENCH_WARMUP (0.5)  BENCH_RULES (10,1000,10000)
+ *   BENCH_ONLY (testrun,pps,cps,extra)  BENCH_FIREWALLS (none,difw,iptables,nftables,ufw)
+ *   BENCH_REPEAT (1000000 BPF_PROG_TEST_RUN repetitions per round)
+ * Everything the run creates (namespaces, processes, mounts, /etc/ufw changes) is undone in a
+ * finally block and on SIGINT/SIGTERM.
+ */
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { cleanupAll, median, trySh } from './sh.js';
+import { createPair, kernelRelease, removeStale, type Pair } from './topo.js';
+import { FIREWALLS, ufwPrepare, type Firewall } from './firewalls.js';
+import { buildNettool, tcpCell, udpCell, type CellResult } from './traffic.js';
+import { progRun, verdictOk, xdpFilterSeries } from './testrun.js';
+import { difwSetup, difwUnavailable, ROOT } from './difw.js';
+import { denySources, FLOW_PORT } from './rules.js';
+import { cellOf, ratio, render, setCell, target, type Cell, type Matrix, type Results, type Row, type Section } from './table.js';
+import { restoreStaleBackup, UFW_LOCK } from './ufw.js';
+
+const env = process.env;
+const SECONDS = Number(env.BENCH_SECONDS ?? 2);
+const REPS = Math.max(1, Number(env.BENCH_REPS ?? 3));
+const WARMUP = Number(env.BENCH_WARMUP ?? 0.5);
+const REPEAT = Number(env.BENCH_REPEAT ?? 1_000_000);
+const COUNTS = (env.BENCH_RULES ?? '10,1000,10000').split(',').map(Number).filter((n) => n >= 1);
+const ONLY = new Set((env.BENCH_ONLY ?? 'testrun,pps,cps,extra').split(','));
+const WANT_FW = new Set((env.BENCH_FIREWALLS ?? 'none,difw,iptables,nftables,ufw').split(','));
+const LO = Math.min(...COUNTS);
+const HI = Math.max(...COUNTS);
+
+const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
+const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 300);
+
+let pairNo = 0;
+const nextK = (): number => 10 + (pairNo++ % 200);
+
+// ---- 1. BPF_PROG_TEST_RUN ---------------------------------------------------------------------
+
+async function testRunSection(): Promise<Section> {
+  const cells: Matrix = {};
+  const rounds = 5;
+  // xdp-filter: one pair, rules added incrementally.
+  let p: Pair | null = null;
+  try {
+    p = createPair('xdpf', nextK());
+    const pair = p;
+    xdpFilterSeries(pair, COUNTS, (rules, id) => {
+      const r = progRun(pair, id, REPEAT, rounds);
+      const bad = verdictOk(r);
+      setCell(cells, 'xdp-filter', rules, bad ? { value: null, note: `xdp-filter ${bad}` } : { value: r.ns, samples: r.samples });
+      log(`test-run xdp-filter @${rules}: ${r.ns} ns (verdict ${r.retval})`);
+    });
+  } catch (e) {
+    for (const n of COUNTS) if (!cells['xdp-filter']?.[n]) setCell(cells, 'xdp-filter', n, { value: null, note: `xdp-filter: ${msg(e)}` });
+  } finally {
+    await p?.destroy();
+  }
+  // difw: a fresh namespace per rule count, rules loaded with the CLI.
+  const why = difwUnavailable();
+  for (const rules of COUNTS) {
+    if (why) {
+      setCell(cells, 'difw', rules, { value: null, note: `difw: ${why}` });
+      continue;
+    }
+    let q: Pair | null = null;
+    try {
+      q = createPair('difwtr', nextK());
+      const lines = [...denySources(rules - 1).map((a) => `deny from ${a}`), `deny ${FLOW_PORT}/udp`];
+      const { xdpProgId } = difwSetup(q, lines);
+      const r = progRun(q, xdpProgId, REPEAT, rounds);
+      const bad = verdictOk(r);
+      setCell(cells, 'difw', rules, bad ? { value: null, note: `difw ${bad}` } : { value: r.ns, samples: r.samples });
+      log(`test-run difw @${rules}: ${r.ns} ns (verdict ${r.retval})`);
+    } catch (e) {
+      setCell(cells, 'difw', rules, { value: null, note: `difw: ${msg(e)}` });
+      log(`test-run difw @${rules}: ${msg(e)}`);
+    } finally {
+      await q?.destroy();
+    }
+  }
+  return {
+    key: 'xdp_ns_per_packet',
+    title: '1. XDP per-packet cost, BPF_PROG_TEST_RUN: new UDP flow denied by the last of N rules (ns/packet, lower is better)',
+    unit: 'ns/packet',
+    columns: ['difw', 'xdp-filter'],
+    counts: COUNTS,
+    cells,
+    ratioCols: [['difw/xdp-filter', 'difw', 'xdp-filter']],
+    ratios: [
+      { name: `difw@${HI}/difw@${LO}`, value: ratio(cellOf(cells, 'difw', HI), cellOf(cells, 'difw', LO)) },
+      { name: `xdp-filter@${HI}/xdp-filter@${LO}`, value: ratio(cellOf(cells, 'xdp-filter', HI), cellOf(cells, 'xdp-filter', LO)) },
+    ],
+  };
+}
+
+// ---- 2 + 3. traffic through the veth ------------------------------------------------------------
+
+async function trafficSections(): Promise<Section[]> {
+  const pps: Matrix = {};
+  const cps: Matrix = {};
+  const fws = FIREWALLS.filter((f) => WANT_FW.has(f.id));
+  // ufw for every rule count up front: its lock is shared with other helpers and may be held
+  // for minutes, so it is taken once, not once per count.
+  const ufwPairs = new Map<number, Pair>();
+  let ufwError: string | null = null;
+  const ufw = fws.find((f) => f.id === 'ufw');
+  if (ufw && !ufw.unavailable()) {
+    try {
+      for (const rules of COUNTS) ufwPairs.set(rules, createPair(`ufw${rules}`, nextK()));
+      const t0 = Date.now();
+      const { lockWaitMs } = await ufwPrepare(COUNTS.map((rules) => ({ p: ufwPairs.get(rules)!, rules })));
+      log(`ufw @${COUNTS.join(',')} rules ready in ${Date.now() - t0} ms (${lockWaitMs} ms waiting for ${UFW_LOCK})`);
+    } catch (e) {
+      ufwError = msg(e);
+      for (const p of ufwPairs.values()) await p.destroy();
+      ufwPairs.clear();
+      log(`ufw setup failed: ${ufwError}`);
+    }
+  }
+  for (const rules of COUNTS) {
+    const active: Array<{ fw: Firewall; p: Pair }> = [];
+    try {
+      for (const fw of fws) {
+        const why = fw.unavailable();
+        if (why) {
+          for (const m of [pps, cps]) setCell(m, fw.id, rules, { value: null, note: `${fw.id}: ${why}` });
+          continue;
+        }
+        let p: Pair | null = null;
+        try {
+          const t0 = Date.now();
+          if (fw.id === 'ufw') {
+            p = ufwPairs.get(rules) ?? null;
+            if (!p) throw new Error(ufwError ?? 'not prepared');
+            active.push({ fw, p });
+            continue;
+          }
+          p = createPair(fw.tag, nextK());
+          await fw.apply(p, rules);
+          active.push({ fw, p });
+          log(`${fw.id} @${rules} rules ready in ${Date.now() - t0} ms`);
+        } catch (e) {
+          await p?.destroy();
+          for (const m of [pps, cps]) setCell(m, fw.id, rules, { value: null, note: `${fw.id} setup at ${rules} rules: ${msg(e)}` });
+          log(`${fw.id} @${rules}: setup failed: ${msg(e)}`);
+        }
+      }
+      for (const [m, name, run] of [
+        [pps, 'pps', (p: Pair) => udpCell(p, SECONDS, WARMUP)],
+        [cps, 'conn/s', (p: Pair) => tcpCell(p, SECONDS, WARMUP)],
+      ] as Array<[Matrix, string, (p: Pair) => Promise<CellResult>]>) {
+        if (!ONLY.has(name === 'pps' ? 'pps' : 'cps')) continue;
+        const samples = new Map<string, number[]>();
+        const errors = new Map<string, string>();
+        for (let rep = 0; rep < REPS; rep++) {
+          // Rotate the order each repetition so no firewall always runs first or last.
+          const order = active.map((_, i) => active[(i + rep) % active.length]!);
+          for (const { fw, p } of order) {
+            if (errors.has(fw.id)) continue;
+            try {
+              const r = await run(p);
+              if (r.count === 0) throw new Error(`no ${name === 'pps' ? 'datagram' : 'connection'} got through (${r.detail})`);
+              (samples.get(fw.id) ?? samples.set(fw.id, []).get(fw.id)!).push(r.rate);
+            } catch (e) {
+              errors.set(fw.id, msg(e));
+            }
+          }
+        }
+        for (const { fw } of active) {
+          const s = samples.get(fw.id) ?? [];
+          const cell: Cell = errors.has(fw.id) ? { value: null, note: `${fw.id} ${name} at ${rules} rules: ${errors.get(fw.id)}` } : { value: median(s), samples: s.map(Math.round) };
+          setCell(m, fw.id, rules, cell);
+          log(`${name} ${fw.id} @${rules}: ${cell.value === null ? cell.note : Math.round(cell.value)} ${cell.samples ? `[${cell.samples.join(' ')}]` : ''}`);
+        }
+      }
+    } finally {
+      for (const { p } of active.reverse()) await p.destroy();
+    }
+  }
+  const cols: string[] = fws.map((f) => f.id);
+  const ratioCols: Array<[string, string, string]> = [
+    ['difw/none', 'difw', 'none'],
+    ['difw/iptables', 'difw', 'iptables'],
+    ['difw/nftables', 'difw', 'nftables'],
+    ['difw/ufw', 'difw', 'ufw'],
+  ].filter(([, a, b]) => cols.includes(a!) && cols.includes(b!)) as Array<[string, string, string]>;
+  const acrossCounts = (m: Matrix): Section['ratios'] =>
+    cols.filter((c) => c !== 'none').map((c) => ({ name: `${c}@${HI}/${c}@${LO}`, value: ratio(cellOf(m, c, HI), cellOf(m, c, LO)) }));
+  const out: Section[] = [];
+  if (ONLY.has('pps'))
+    out.push({
+      key: 'udp_pps',
+      title: `2. UDP datagrams/s delivered through a veth (64-byte payload, one flow, N-1 non-matching denies before "allow ${FLOW_PORT}"; higher is better)`,
+      unit: 'packets/s',
+      columns: cols,
+      counts: COUNTS,
+      cells: pps,
+      ratioCols,
+      ratios: acrossCounts(pps),
+    });
+  if (ONLY.has('cps'))
+    out.push({
+      key: 'tcp_conn_per_s',
+      title: '3. New TCP connections/s (connect + RST close loop, same rules; higher is better)',
+      unit: 'connections/s',
+      columns: cols,
+      counts: COUNTS,
+      cells: cps,
+      ratioCols,
+      ratios: acrossCounts(cps),
+    });
+  return out;
+}
+
+// ---- 4. rows from other modules ------------------------------------------------------------------
+
+function toRows(x: unknown, section: string): Row[] {
+  const arr = Array.isArray(x) ? x : [x];
+  return arr.map((r) => {
+    const o = (r ?? {}) as Record<string, unknown>;
+    const value = typeof o.value === 'number' && Number.isFinite(o.value) ? o.value : null;
+    const note = (o.note ?? o.reason ?? (value === null ? 'no value returned' : undefined)) as string | undefined;
+    return {
+      section: (o.section as string | undefined) ?? section,
+      name: String(o.name ?? o.metric ?? o.label ?? 'unnamed'),
+      value,
+      unit: String(o.unit ?? ''),
+      ...(note !== undefined ? { note: String(note) } : {}),
+    };
+  });
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<T>((_, rej) => (timer = setTimeout(() => rej(new Error(`${what} took over ${ms / 1000} s`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function extraRows(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const distBench = join(ROOT, 'dist', 'bench');
+  // bench/lab.ts: benchLab(): Promise<Row[]> (lab connection rate, apply-to-enforcement latency).
+  const lab = join(distBench, 'lab.js');
+  if (existsSync(lab)) {
+    try {
+      const mod = (await import(pathToFileURL(lab).href)) as { benchLab?: () => Promise<unknown> };
+      if (typeof mod.benchLab !== 'function') throw new Error('bench/lab.ts exports no benchLab()');
+      rows.push(...toRows(await withTimeout(mod.benchLab(), 240_000, 'benchLab()'), 'lab'));
+    } catch (e) {
+      rows.push({ section: 'lab', name: 'lab rows', value: null, unit: '', note: `lab: ${msg(e)}` });
+    }
+  } else {
+    rows.push({ section: 'lab', name: 'connection rate with/without identity, apply-to-enforcement latency', value: null, unit: '', note: 'lab: bench/lab.ts (benchLab) not present' });
+  }
+  // Identity: any exported function named bench* in src/identity/ (e.g. claim verification ns/SYN).
+  const idDir = join(ROOT, 'dist', 'src', 'identity');
+  let found = false;
+  if (existsSync(idDir)) {
+    for (const f of readdirSync(idDir).filter((x) => x.endsWith('.js')).sort()) {
+      let mod: Record<string, unknown>;
+      try {
+        mod = (await import(pathToFileURL(join(idDir, f)).href)) as Record<string, unknown>;
+      } catch {
+        continue; // a module that does not load yet is someone's work in progress
+      }
+      for (const [name, fn] of Object.entries(mod)) {
+        if (!/^bench/i.test(name) || typeof fn !== 'function') continue;
+        found = true;
+        try {
+          rows.push(...toRows(await withTimeout(Promise.resolve((fn as () => unknown)()), 120_000, name), 'identity'));
+        } catch (e) {
+          rows.push({ section: 'identity', name: `${f}:${name}`, value: null, unit: '', note: `identity ${name}: ${msg(e)}` });
+        }
+      }
+    }
+  }
+  if (!found) rows.push({ section: 'identity', name: 'claim verification per SYN', value: null, unit: 'ns/SYN', note: 'identity: no bench* export in src/identity/' });
+  return rows;
+}
+
+// ---- run ------------------------------------------------------------------------------------------
+
+async function preflight(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('make bench needs root (network namespaces, BPF)');
+  const stale = removeStale();
+  if (stale.length) log(`removed stale namespaces: ${stale.join(' ')}`);
+  for (const d of readdirSync('/run').filter((x) => x.startsWith('bn-bpffs-'))) {
+    trySh('umount', [`/run/${d}`]);
+    trySh('rmdir', [`/run/${d}`]);
+  }
+  // A previous run killed while it held a copy of /etc/ufw: put that copy back (under the lock).
+  for (const d of readdirSync('/tmp').filter((x) => x.startsWith('bn-ufw-backup-'))) {
+    if (await restoreStaleBackup(join('/tmp', d))) log(`restored /etc/ufw from the stale backup /tmp/${d}`);
+    else trySh('rm', ['-rf', join('/tmp', d)]);
+  }
+  buildNettool();
+}
+
+function gitCommit(): string {
+  const r = trySh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']);
+  return r.ok ? r.out.trim() : 'unknown';
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  const results: Results = {
+    meta: {
+      date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      kernel: kernelRelease(),
+      cpus: cpus().length,
+      loadStart: loadavg()[0]!.toFixed(2),
+      loadEnd: '',
+      commit: gitCommit(),
+      seconds: SECONDS,
+      warmup: WARMUP,
+      reps: REPS,
+      testRunRepeat: REPEAT,
+      ruleCounts: COUNTS,
+      difw: difwUnavailable() ?? 'usable',
+    },
+    sections: [],
+    targets: [],
+    rows: [],
+  };
+  let failure: unknown = null;
+  try {
+    await preflight();
+    log(`difw: ${String(results.meta.difw)}`);
+    if (ONLY.has('testrun')) results.sections.push(await testRunSection());
+    if (ONLY.has('pps') || ONLY.has('cps')) results.sections.push(...(await trafficSections()));
+    if (ONLY.has('extra')) results.rows.push(...(await extraRows()));
+  } catch (e) {
+    failure = e;
+  } finally {
+    await cleanupAll();
+  }
+  results.meta.loadEnd = loadavg()[0]!.toFixed(2);
+  results.meta.elapsedSeconds = Math.round((Date.now() - t0) / 1000);
+  const sec = (k: string): Section | undefined => results.sections.find((s) => s.key === k);
+  const tr = sec('xdp_ns_per_packet');
+  const pps = sec('udp_pps');
+  if (tr) results.targets.push(target(`XDP cost difw@${HI} / difw@${LO}`, ratio(cellOf(tr.cells, 'difw', HI), cellOf(tr.cells, 'difw', LO)), 'max', 1.25, 'difw test-run cells are n/a'));
+  if (pps) {
+    results.targets.push(target(`pps difw / iptables @${HI} rules`, ratio(cellOf(pps.cells, 'difw', HI), cellOf(pps.cells, 'iptables', HI)), 'min', 5, 'difw or iptables pps is n/a'));
+    results.targets.push(target(`pps difw / none @${LO} rules`, ratio(cellOf(pps.cells, 'difw', LO), cellOf(pps.cells, 'none', LO)), 'min', 0.9, 'difw or none pps is n/a'));
+  }
+  if (failure) results.meta.error = msg(failure);
+  writeFileSync(join(ROOT, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  process.stdout.write(render(results));
+  if (failure) {
+    log(`aborted: ${msg(failure)}`);
+    process.exitCode = 1;
+  }
+}
+
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    log(`${sig}: cleaning up`);
+    void cleanupAll().finally(() => process.exit(130));
+  });
+}
+
+await main();
