@@ -42,6 +42,14 @@ bpf: $(BPF_OBJS)
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
 	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ibpf -Wall -Werror -c $< -o $@
 
+# Test fixtures for the BPF binding (test/fixtures/bpf/*.bpf.c -> build/fixtures/*.bpf.o).
+FIXTURE_BPF_SRCS := $(wildcard test/fixtures/bpf/*.bpf.c)
+FIXTURE_BPF_OBJS := $(patsubst test/fixtures/bpf/%.bpf.c,$(BUILD)/fixtures/%.bpf.o,$(FIXTURE_BPF_SRCS))
+bpf: $(FIXTURE_BPF_OBJS)
+$(BUILD)/fixtures/%.bpf.o: test/fixtures/bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
+	@mkdir -p $(BUILD)/fixtures
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ibpf -Wall -Werror -c $< -o $@
+
 ts: dist/.stamp
 dist/.stamp: $(TS_SRCS) tsconfig.json node_modules/.package-lock.json
 	npx tsc -p tsconfig.json
