@@ -10,7 +10,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS := $(wildcard bpf/lib/*.h bpf/maps/*.h)
 TS_SRCS := $(shell find src test bench -name '*.ts' 2>/dev/null)
 APT_PKGS := clang llvm libbpf-dev bpftool iproute2 iptables nftables ufw etcd-server iperf3 \
-            tcpdump tshark python3-scapy xdp-tools gcc libc6-dev ethtool procps psmisc
+            tcpdump tshark python3-scapy xdp-tools gcc libc6-dev ethtool procps psmisc iputils-ping util-linux
 SHARED ?= ../shared
 
 .PHONY: all deps apt npm build bpf ts test test-unit test-bpf test-e2e conformance demo bench clean
