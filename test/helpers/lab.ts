@@ -113,3 +113,32 @@ export function udpProbe(pod: string, ip: string, port: number, timeoutS = 1): b
   ].join('\n');
   return difw(['lab', 'exec', pod, '--', 'python3', '-c', code], undefined, 20_000).status === 0;
 }
+
+export function sh(cmd: string, args: string[], input?: string): RunResult {
+  const r = spawnSync(cmd, args, { input, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+export function mustSh(cmd: string, args: string[], input?: string): string {
+  const r = sh(cmd, args, input);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * An attacker host on the lab fabric: netns <prefix>-atk (removed by `lab down` with the rest of
+ * the prefix), plugged into the fabric bridge, with a fabric address and routes to the pod
+ * networks via `via` (a node's fabric address).
+ */
+export function addFabricHost(st: LabStatus, via: string, octet = 99): { netns: string; ip: string; ifname: string } {
+  const netns = `${PREFIX}-atk`;
+  const fabIf = `${PREFIX}atk0`;
+  const net = st.nodes[0]!.fabricIp.split('.').slice(0, 3).join('.');
+  const ip = `${net}.${octet}`;
+  sh('ip', ['netns', 'del', netns]);
+  mustSh('ip', ['netns', 'add', netns]);
+  mustSh('ip', ['-n', st.fabric!.netns, 'link', 'add', fabIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+  mustSh('ip', ['-n', st.fabric!.netns, 'link', 'set', fabIf, 'master', st.fabric!.bridge, 'up']);
+  mustSh('ip', ['-n', netns, '-batch', '-'], ['link set lo up', `addr add ${ip}/24 dev eth0`, 'link set eth0 up', `route add 198.19.0.0/16 via ${via} dev eth0`].join('\n') + '\n');
+  return { netns, ip, ifname: 'eth0' };
+}
