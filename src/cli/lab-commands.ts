@@ -1,6 +1,8 @@
 /**
  * `difw lab up|status|exec|down` and the hidden `difw lab-agent` (a lab node's agent, started by
  * `lab up` inside the node's netns).
+ * The control plane is imported inside the actions: `lab exec` and `lab status` load only the
+ * lab state code, so they start fast.
  */
 import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -8,8 +10,6 @@ import type { Command } from 'commander';
 import { DifwError } from '../errors.js';
 import { labConfig } from '../lab/config.js';
 import { readLab, requireLab, findPod, type LabState } from '../lab/state.js';
-import { labController } from '../lab/runtime.js';
-import { parseObjects } from '../controlplane/objects.js';
 
 function requireRoot(): void {
   if (process.getuid && process.getuid() !== 0) throw new DifwError('DIFW_E_NOT_ROOT', 'Cannot run the lab: you need to be root');
@@ -61,6 +61,7 @@ export function registerLabCommands(program: Command): void {
     .requiredOption('-f, --file <file>', 'multi-document YAML (or - for stdin)')
     .action(async (o: { file: string }) => {
       requireRoot();
+      const [{ parseObjects }, { labController }] = await Promise.all([import('../controlplane/objects.js'), import('../lab/runtime.js')]);
       const objs = parseObjects(readInput(o.file), o.file);
       const t0 = Date.now();
       const s = await labController().up(objs);
@@ -105,6 +106,7 @@ export function registerLabCommands(program: Command): void {
     .description('remove everything the lab made')
     .action(async () => {
       requireRoot();
+      const { labController } = await import('../lab/runtime.js');
       const problems = await labController().down();
       if (problems.length) throw new DifwError('DIFW_E_LAB', `Cannot remove the whole lab: ${problems.join('; ')}`);
       process.stdout.write('lab down\n');

@@ -1,8 +1,6 @@
 /** `difw apply -f FILE|-` and `difw delete -f FILE|-`: objects for the running lab. */
 import type { Command } from 'commander';
 import { DifwError } from '../errors.js';
-import { parseObjects } from '../controlplane/objects.js';
-import { labController } from '../lab/runtime.js';
 import { readInput } from './lab-commands.js';
 
 function requireRoot(): void {
@@ -16,6 +14,7 @@ export function registerObjectCommands(program: Command): void {
     .requiredOption('-f, --file <file>', 'YAML or JSON file, - for stdin')
     .action(async (o: { file: string }) => {
       requireRoot();
+      const [{ parseObjects }, { labController }] = await Promise.all([import('../controlplane/objects.js'), import('../lab/runtime.js')]);
       const lines = await labController().apply(parseObjects(readInput(o.file), o.file));
       if (lines.length) process.stdout.write(lines.join('\n') + '\n');
     });
@@ -26,6 +25,7 @@ export function registerObjectCommands(program: Command): void {
     .requiredOption('-f, --file <file>', 'YAML or JSON file, - for stdin')
     .action(async (o: { file: string }) => {
       requireRoot();
+      const [{ parseObjects }, { labController }] = await Promise.all([import('../controlplane/objects.js'), import('../lab/runtime.js')]);
       const lines = await labController().delete(parseObjects(readInput(o.file), o.file));
       if (lines.length) process.stdout.write(lines.join('\n') + '\n');
     });
