@@ -6,5 +6,5 @@
 export { BpfObject, BpfProgram, BpfLink, type OpenOptions, type XdpMode, type TcDir, type TcOptions } from './object.js';
 export { BpfMap, TypedMap, MapType, perCpuStride, splitPerCpu, type UpdateFlag } from './map.js';
 export { RingBuffer } from './ringbuf.js';
-export { libbpfVersion, numPossibleCpus, recentLibbpfOutput, LibbpfError } from './libbpf.js';
+export { libbpfVersion, numPossibleCpus, recentLibbpfOutput, bpfUnavailableReason, LibbpfError } from './libbpf.js';
 export * from './codec.js';

@@ -135,6 +135,7 @@ const f = {
   libbpf_minor_version: lib.func('uint32_t libbpf_minor_version(void)'),
   libbpf_version_string: lib.func('const char *libbpf_version_string(void)'),
   libbpf_num_possible_cpus: lib.func('int libbpf_num_possible_cpus(void)'),
+  libbpf_probe_bpf_prog_type: lib.func('int libbpf_probe_bpf_prog_type(int prog_type, void *opts)'),
 
   bpf_object__open_file: lib.func('void *bpf_object__open_file(const char *path, bpf_object_open_opts *opts)'),
   bpf_object__load: lib.func('int bpf_object__load(void *obj)'),
@@ -334,6 +335,19 @@ let cpus = 0;
 export function numPossibleCpus(): number {
   if (!cpus) cpus = check(f.libbpf_num_possible_cpus() as number, 'DIFW_E_BPF_SYSCALL', () => 'count possible CPUs');
   return cpus;
+}
+
+const BPF_PROG_TYPE_XDP = 6;
+
+/**
+ * Why BPF cannot be used by this process (null when it can): loads a trivial XDP program
+ * through libbpf's feature probe, which needs the bpf() syscall and CAP_BPF/CAP_SYS_ADMIN.
+ */
+export function bpfUnavailableReason(): string | null {
+  const r = f.libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_XDP, null) as number;
+  if (r === 1) return null;
+  if (r === 0) return 'the kernel does not support XDP programs';
+  return `the bpf() syscall failed: ${strerror(r)}`;
 }
 
 export function closeFd(fd: number): void {

@@ -11,7 +11,7 @@
  * `load()` failures raise one DifwError carrying libbpf's account of the failure, including the
  * tail of the verifier log (captured from libbpf's print callback).
  */
-import { mkdirSync, openSync, closeSync, statfsSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, statfsSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as L from './libbpf.js';
 import { BpfMap } from './map.js';
@@ -144,6 +144,10 @@ export class BpfObject {
 }
 
 const BPF_FS_MAGIC = 0xcafe4a11;
+
+function tracefsMounted(): boolean {
+  return existsSync('/sys/kernel/tracing/events') || existsSync('/sys/kernel/debug/tracing/events');
+}
 
 /**
  * Create the pin directory, refusing anything not on a bpffs (pins elsewhere fail late and
@@ -357,7 +361,9 @@ export class BpfProgram {
 
   /** Attach to a tracepoint (category/name, as under /sys/kernel/tracing/events). */
   attachTracepoint(category: string, name: string): BpfLink {
-    return new BpfLink(L.attachTracepoint(this.handle(), category, name, () => `attach BPF program ${this.name} to tracepoint ${category}/${name}`), `${this.name}@${category}/${name}`);
+    // libbpf resolves the tracepoint id through tracefs; say so when tracefs is not mounted.
+    const hint = tracefsMounted() ? '' : ' (tracefs is not mounted at /sys/kernel/tracing; raw tracepoints do not need it)';
+    return new BpfLink(L.attachTracepoint(this.handle(), category, name, () => `attach BPF program ${this.name} to tracepoint ${category}/${name}${hint}`), `${this.name}@${category}/${name}`);
   }
 
   /** Attach to a raw tracepoint by name. */
