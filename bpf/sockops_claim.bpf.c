@@ -26,36 +26,44 @@
 
 #define CLAIM_SOCKOPS_FLAGS BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG
 
-/* cgroup v2 id (kernfs node id = inode of the cgroup directory) of the socket behind skops. */
+/*
+ * cgroup v2 id (kernfs node id = inode of the cgroup directory) of the socket behind skops.
+ *
+ * Full sockets (the client's SYN): skops->sk. SYN-ACKs are built from a request sock, for which
+ * the sock_ops context hides skops->sk (it reads as NULL unless the socket is a full one); the
+ * kernel's context structure (struct bpf_sock_ops_kern, the real object behind skops) still
+ * holds it, so it is read from there with a CO-RE-relocated probe read, and the cgroup is the
+ * listener's (req->rsk_listener), like the cgroup programs the kernel runs for that SYN-ACK.
+ */
 static __always_inline __u64 claim_sock_cgroup_id(struct bpf_sock_ops *skops)
 {
 	struct bpf_sock *bsk = skops->sk;
-	struct sock *sk;
 
-	if (!bsk)
-		return 0;
-	if (skops->is_fullsock) {
+	if (bsk) {
 		struct tcp_sock *tp = bpf_skc_to_tcp_sock(bsk);
+		struct cgroup *cg;
 
 		if (!tp)
 			return 0;
-		sk = (struct sock *)tp;
-	} else {
-		struct tcp_request_sock *treq = bpf_skc_to_tcp_request_sock(bsk);
-
-		if (!treq)
-			return 0;
-		/* rsk_listener sits in a union of sock_common: the verifier types it as a scalar,
-		 * so the listener pointer is fetched with a CO-RE probe read. */
-		sk = BPF_CORE_READ(treq, req.req.__req_common.skc_listener);
-		if (!sk)
-			return 0;
-		return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+		cg = tp->inet_conn.icsk_inet.sk.sk_cgrp_data.cgroup;
+		return cg ? cg->kn->id : 0;
 	}
-	struct cgroup *cg = sk->sk_cgrp_data.cgroup;
-	if (!cg)
+
+	struct request_sock *req = NULL;
+	struct sock *lsk;
+	unsigned char state = 0;
+
+	if (bpf_core_field_offset(struct bpf_sock_ops_kern, sk) != 0)
+		return 0; /* layout changed: refuse rather than read the wrong pointer */
+	if (bpf_probe_read_kernel(&req, sizeof(req), (void *)skops) < 0 || !req)
 		return 0;
-	return cg->kn->id;
+	state = BPF_CORE_READ(req, __req_common.skc_state);
+	if (state != TCP_NEW_SYN_RECV)
+		return 0;
+	lsk = BPF_CORE_READ(req, __req_common.skc_listener); /* rsk_listener */
+	if (!lsk)
+		return 0;
+	return BPF_CORE_READ(lsk, sk_cgrp_data.cgroup, kn, id);
 }
 
 /*

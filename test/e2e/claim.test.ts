@@ -1,0 +1,298 @@
+/**
+ * End to end: two network namespaces joined by a veth, each side with its own claim datapath
+ * ("node" 1 = client side, "node" 2 = server side: separate pin dirs, keys, configs), sockops
+ * attached to per-node cgroups created under the cgroup2 root, real TCP connections from
+ * processes placed in pod cgroups. Checks, for both directions:
+ *   - the SYN and SYN-ACK captured by tcpdump carry the claim and its MAC verifies in TS over
+ *     the captured packet's own fields (ISN, peer ISN, ports, addresses);
+ *   - later segments carry no claim (the option callbacks are switched off once established);
+ *   - the kernel verifier (claim_verify through the test TC program, attached on each side's
+ *     veth ingress and sharing that node's maps) reports OK for the stamped handshakes and
+ *     NONE for a connection made from outside the pod cgroups.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BpfMap, struct, u32, u64, array } from '../../src/bpf/index.js';
+import { ClaimDatapath, cgroupId } from '../../src/identity/claims.js';
+import { newClusterSecret, nodeKeyring, pairKey } from '../../src/identity/keys.js';
+import { ClaimResult, claimMac, findClaimOption } from '../../src/identity/wire.js';
+import { BPFFS_ROOT, ensureBpffs, cgroup2Root } from '../../src/state/paths.js';
+import { readPcap, parseTcpFrame, type ParsedTcp } from '../helpers/claim-packets.js';
+
+const repo = resolve(import.meta.dirname, '../../..');
+const OBJDIR = join(repo, 'build');
+const FIXTURE = join(repo, 'build/fixtures/claim_verify_test.bpf.o');
+const OBSERVER = join(repo, 'dist/test/helpers/claim-observer.js');
+
+const testOut = struct('claim_test_out', [
+  ['result', u32],
+  ['identity', u32],
+  ['count', u64],
+  ['per_result', array(u64, 8)],
+] as const);
+
+const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: 'pipe', timeout: 10_000 }).toString();
+
+function skipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root (netns, cgroups, BPF)';
+  for (const f of [FIXTURE, join(OBJDIR, 'sockops_claim.bpf.o'), OBSERVER]) if (!existsSync(f)) return `missing ${f} (make build)`;
+  for (const tool of ['tcpdump', 'python3', 'ip']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'pipe' });
+    } catch {
+      return `${tool} is not installed`;
+    }
+  }
+  return undefined;
+}
+
+const CLIENT_NODE = 1;
+const SERVER_NODE = 2;
+const CLIENT_ID = 1001;
+const SERVER_ID = 1002;
+const EPOCH = 3;
+const PORT = 8080;
+const V4 = { client: '198.18.77.1', server: '198.18.77.2' };
+const V6 = { client: '2001:db8:77::1', server: '2001:db8:77::2' };
+
+const SERVER_PY = `
+import socket, sys
+socks = []
+for fam, addr in ((socket.AF_INET, sys.argv[1]), (socket.AF_INET6, sys.argv[2])):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, ${PORT}))
+    s.listen(16)
+    s.settimeout(20)
+    socks.append(s)
+print("listening", flush=True)
+import select
+served = 0
+while served < int(sys.argv[3]):
+    r, _, _ = select.select(socks, [], [], 20)
+    if not r:
+        break
+    for s in r:
+        c, _ = s.accept()
+        c.settimeout(5)
+        data = c.recv(100)
+        c.sendall(b"beer:" + data)
+        c.close()
+        served += 1
+`;
+
+const CLIENT_PY = `
+import socket, sys
+for addr in sys.argv[1:]:
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.create_connection((addr, ${PORT}), timeout=5)
+    s.sendall(b"hi")
+    assert s.recv(100) == b"beer:hi"
+    s.close()
+print("done", flush=True)
+`;
+
+function waitForLine(p: ChildProcess, stream: 'stdout' | 'stderr', re: RegExp, ms: number): Promise<void> {
+  return new Promise((res, rej) => {
+    let buf = '';
+    let err = '';
+    if (stream === 'stdout') p.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => rej(new Error(`timeout waiting for ${re} (got: ${buf.slice(-300)})`)), ms);
+    p[stream]!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (re.test(buf)) {
+        clearTimeout(timer);
+        res();
+      }
+    });
+    p.on('exit', (code) => {
+      clearTimeout(timer);
+      if (!re.test(buf)) rej(new Error(`process exited (${code}) before ${re}: ${buf.slice(-300)} ${err.slice(-500)}`));
+    });
+  });
+}
+
+/**
+ * argv for running a command in netns `ns`, as a member of `cgroupDir`. The cgroup is joined
+ * before entering the namespace: `ip netns exec` mounts a fresh /sys, where a cgroup2 mount
+ * living under /sys (hybrid hierarchies) is not visible.
+ */
+function inNs(ns: string, cgroupDir: string | undefined, argv: string[]): string[] {
+  const join = cgroupDir ? `echo $$ > '${cgroupDir}/cgroup.procs' && ` : '';
+  return ['sh', '-c', `${join}exec ip netns exec ${ns} "$@"`, 'sh', ...argv];
+}
+
+function runIn(ns: string, cgroupDir: string | undefined, argv: string[], timeoutMs: number): string {
+  const [cmd, ...args] = inNs(ns, cgroupDir, argv);
+  return execFileSync(cmd!, args, { stdio: 'pipe', timeout: timeoutMs }).toString();
+}
+
+test('TCP handshakes carry claims that verify in TS and in the kernel', async (t) => {
+  const why = skipReason();
+  if (why) {
+    t.skip(why);
+    return;
+  }
+  ensureBpffs();
+  const tag = String(process.pid % 100000);
+  const nsC = `tk-c${tag}`;
+  const nsS = `tk-s${tag}`;
+  const ifC = `tkc${tag}`;
+  const ifS = `tks${tag}`;
+  const cgBase = join(cgroup2Root(), `tk-${process.pid}`);
+  const cgNodeA = join(cgBase, 'node1');
+  const cgNodeB = join(cgBase, 'node2');
+  const cgClient = join(cgNodeA, 'client');
+  const cgServer = join(cgNodeB, 'server');
+  const pinBase = join(BPFFS_ROOT, `tk-e2e-${process.pid}`);
+  const pinA = join(pinBase, 'node1');
+  const pinB = join(pinBase, 'node2');
+  const work = mkdtempSync(join(tmpdir(), 'tk-claim-'));
+  const procs: ChildProcess[] = [];
+
+  t.after(() => {
+    for (const p of procs) if (p.exitCode === null && p.pid) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch { /* gone */ }
+    }
+    for (const ns of [nsC, nsS]) {
+      try {
+        sh('ip', ['netns', 'del', ns]);
+      } catch { /* not there */ }
+    }
+    for (const d of [cgClient, cgServer, cgNodeA, cgNodeB, cgBase]) {
+      try {
+        rmdirSync(d);
+      } catch { /* not there or busy */ }
+    }
+    rmSync(pinBase, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  // Topology.
+  sh('ip', ['netns', 'add', nsC]);
+  sh('ip', ['netns', 'add', nsS]);
+  sh('ip', ['link', 'add', ifC, 'netns', nsC, 'type', 'veth', 'peer', 'name', ifS, 'netns', nsS]);
+  for (const [ns, ifn, a4, a6] of [[nsC, ifC, V4.client, V6.client], [nsS, ifS, V4.server, V6.server]] as const) {
+    sh('ip', ['-n', ns, 'addr', 'add', `${a4}/24`, 'dev', ifn]);
+    sh('ip', ['-n', ns, 'addr', 'add', `${a6}/64`, 'dev', ifn, 'nodad']);
+    sh('ip', ['-n', ns, 'link', 'set', ifn, 'up']);
+    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+  for (const d of [cgBase, cgNodeA, cgNodeB, cgClient, cgServer]) mkdirSync(d);
+
+  // Two nodes' claim datapaths.
+  const secret = newClusterSecret();
+  const dpA = ClaimDatapath.load({ pinDir: pinA, objDir: OBJDIR });
+  t.after(() => dpA.close());
+  const dpB = ClaimDatapath.load({ pinDir: pinB, objDir: OBJDIR });
+  t.after(() => dpB.close());
+  dpA.attachCgroup(cgNodeA);
+  dpB.attachCgroup(cgNodeB);
+  for (const [dp, self, peer, local, localId, peerId, peerAddrs] of [
+    [dpA, CLIENT_NODE, SERVER_NODE, cgClient, CLIENT_ID, SERVER_ID, [V4.server, V6.server]],
+    [dpB, SERVER_NODE, CLIENT_NODE, cgServer, SERVER_ID, CLIENT_ID, [V4.client, V6.client]],
+  ] as const) {
+    dp.setNode(self);
+    dp.installKeys(nodeKeyring(secret, self, [CLIENT_NODE, SERVER_NODE], [EPOCH]), { sendEpoch: EPOCH });
+    dp.setLocalIdentity(local, localId);
+    for (const a of peerAddrs) dp.setPeer(a, peer);
+    dp.setHosted(peer, peerId, true);
+  }
+  assert.equal(cgroupId(cgClient) > 0n, true);
+
+  // In-kernel verifiers on both veth ends (ingress), each on its node's maps.
+  const outA = join(pinBase, 'out_client');
+  const outB = join(pinBase, 'out_server');
+  runIn(nsC, undefined, [process.execPath, OBSERVER, FIXTURE, pinA, ifC, outA], 15_000);
+  runIn(nsS, undefined, [process.execPath, OBSERVER, FIXTURE, pinB, ifS, outB], 15_000);
+
+  // Capture on the server side.
+  const pcap = join(work, 'cap.pcap');
+  const dump = spawn('ip', ['netns', 'exec', nsS, 'tcpdump', '--immediate-mode', '-U', '-n', '-i', ifS, '-w', pcap, '-c', '200', 'tcp', 'port', String(PORT)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(dump);
+  await waitForLine(dump, 'stderr', /listening on/, 10_000);
+
+  // Server in its pod cgroup: 3 stamped connections (v4, v6, v4) + 1 unstamped.
+  writeFileSync(join(work, 'server.py'), SERVER_PY);
+  writeFileSync(join(work, 'client.py'), CLIENT_PY);
+  const [scmd, ...sargs] = inNs(nsS, cgServer, ['python3', join(work, 'server.py'), V4.server, V6.server, '4']);
+  const server = spawn(scmd!, sargs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(server);
+  await waitForLine(server, 'stdout', /listening/, 10_000);
+
+  assert.match(runIn(nsC, cgClient, ['python3', join(work, 'client.py'), V4.server, V6.server, V4.server], 20_000), /done/);
+  // Control: the same client outside any pod cgroup gets no claim.
+  assert.match(runIn(nsC, undefined, ['python3', join(work, 'client.py'), V4.server], 20_000), /done/);
+  await new Promise<void>((res) => (server.exitCode !== null ? res() : server.on('exit', () => res())));
+  await sleep(1000);
+  if (dump.pid) process.kill(dump.pid, 'SIGTERM');
+  await new Promise<void>((res) => (dump.exitCode !== null ? res() : dump.on('exit', () => res())));
+
+  // 1. The capture: recompute every MAC in TS.
+  const { linktype, frames } = readPcap(readFileSync(pcap));
+  const pkts = frames.map((f) => parseTcpFrame(f.data, linktype)).filter((p): p is ParsedTcp => p !== undefined);
+  const syns = pkts.filter((p) => (p.flags & 0x12) === 0x02);
+  const synacks = pkts.filter((p) => (p.flags & 0x12) === 0x12);
+  const others = pkts.filter((p) => (p.flags & 0x02) === 0);
+  assert.equal(syns.length, 4, 'four SYNs captured');
+  assert.equal(synacks.length, 4, 'four SYN-ACKs captured');
+  assert.ok(others.length >= 12, 'data/ACK/FIN segments captured');
+  const key = pairKey(secret, CLIENT_NODE, SERVER_NODE, EPOCH);
+  const norm = (a: string) => (a.includes(':') ? a.replace(/(^|:)0+(?=[0-9a-f])/g, '$1') : a);
+  let stampedSyns = 0;
+  for (const p of syns) {
+    const claim = findClaimOption(p.options);
+    const fromPod = p.sport !== syns[3]!.sport; // the last connection is the unstamped control
+    if (!fromPod) {
+      assert.equal(claim, undefined, 'no claim from outside the pod cgroups');
+      continue;
+    }
+    assert.ok(claim, `SYN ${p.saddr}:${p.sport} carries a claim`);
+    assert.deepEqual({ v: claim.version, n: claim.node, i: claim.identity, e: claim.epoch }, { v: 1, n: CLIENT_NODE, i: CLIENT_ID, e: EPOCH });
+    const mac = claimMac(key, claim, { saddr: norm(p.saddr), daddr: norm(p.daddr), sport: p.sport, dport: p.dport, isn: p.seq, peerIsn: 0, synack: false });
+    assert.equal(claim.mac, mac, 'SYN MAC recomputed over the captured packet');
+    stampedSyns++;
+  }
+  assert.equal(stampedSyns, 3);
+  for (const p of synacks) {
+    const claim = findClaimOption(p.options);
+    assert.ok(claim, `SYN-ACK to ${p.daddr}:${p.dport} carries a claim`);
+    assert.deepEqual({ n: claim.node, i: claim.identity }, { n: SERVER_NODE, i: SERVER_ID });
+    const mac = claimMac(key, claim, { saddr: norm(p.saddr), daddr: norm(p.daddr), sport: p.sport, dport: p.dport, isn: p.seq, peerIsn: (p.ack - 1) >>> 0, synack: true });
+    assert.equal(claim.mac, mac, 'SYN-ACK MAC recomputed, binding the client ISN');
+  }
+  for (const p of others) assert.equal(findClaimOption(p.options), undefined, 'no claim after the handshake');
+
+  // 2. The kernel verifiers.
+  const read = (pin: string) => {
+    const m = BpfMap.openPinned(pin);
+    try {
+      const v = m.lookup(Buffer.alloc(4));
+      assert.ok(v);
+      return testOut.decode(v);
+    } finally {
+      m.close();
+    }
+  };
+  const srv = read(outB);
+  const cli = read(outA);
+  t.diagnostic(`server-side verifier: ${JSON.stringify(srv.per_result.map(Number))}; client-side: ${JSON.stringify(cli.per_result.map(Number))}`);
+  assert.equal(Number(srv.per_result[ClaimResult.OK]), 3, 'server node verified the 3 stamped SYNs');
+  assert.equal(Number(srv.per_result[ClaimResult.NONE]), 1, 'server node saw 1 unstamped SYN');
+  assert.equal(Number(srv.count), 4);
+  assert.equal(Number(cli.per_result[ClaimResult.OK]), 4, 'client node verified the 4 SYN-ACKs');
+  assert.equal(cli.identity, SERVER_ID);
+  const sa = dpA.stats();
+  const sb = dpB.stats();
+  assert.equal(sa.STAMP_SYN, 3);
+  assert.equal(sb.STAMP_SYNACK, 4);
+  assert.equal(sb.VERIFY_OK, 3);
+  assert.equal(sa.VERIFY_OK, 4);
+});
