@@ -110,6 +110,17 @@ const EXPECTED_LAYOUT: [TypeObject, number, Record<string, number>][] = [
   [MapBatchOpts, 24, { elem_flags: 8, flags: 16 }],
 ];
 
+/** The option structs as koffi lays them out: C name -> size and field offsets (for layout tests). */
+export function optionStructLayouts(): Record<string, { size: number; offsets: Record<string, number> }> {
+  const out: Record<string, { size: number; offsets: Record<string, number> }> = {};
+  for (const [t] of EXPECTED_LAYOUT) {
+    const offsets: Record<string, number> = {};
+    for (const [name, m] of Object.entries(t.members ?? {})) if (!name.startsWith('_')) offsets[name] = m.offset;
+    out[t.name] = { size: t.size, offsets };
+  }
+  return out;
+}
+
 /** Throws if a koffi struct drifted from the C layout (checked once at load; also unit-tested). */
 export function checkLayouts(): void {
   for (const [t, size, offs] of EXPECTED_LAYOUT) {
