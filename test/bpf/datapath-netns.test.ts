@@ -1,0 +1,143 @@
+/**
+ * Real traffic through the host-firewall datapath in a pair of network namespaces made here
+ * (td-a <-> td-b over a veth pair): the firewall runs on td-b's veth. Checks that rejects reach
+ * the sockets as ECONNREFUSED for TCP and UDP, in both directions (inbound: XDP marks, TC
+ * ingress answers; outbound: TC egress answers into the local stack), over IPv4 and IPv6, and
+ * that allowed and denied ports behave (open / timeout) so the refusals are the firewall's.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { DEFAULT_STATE, type FirewallState, type Rule } from '../../src/ufw/model.js';
+import { ensureBpffs } from '../../src/state/paths.js';
+
+const TOOLS = join(process.cwd(), '..', 'shared', 'tools', 'fwdiff');
+const tag = String(process.pid % 100000);
+const NS_A = `td-a-${tag}`;
+const NS_B = `td-b-${tag}`;
+const IF_A = `tda${tag}`;
+const IF_B = `tdb${tag}`;
+const A4 = '198.18.10.1';
+const B4 = '198.18.10.2';
+const A6 = '2001:db8:10::1';
+const B6 = '2001:db8:10::2';
+const procs: ChildProcess[] = [];
+const tmp = mkdtempSync(join(tmpdir(), 'difw-td-'));
+
+const sh = (args: string[]) => execFileSync(args[0]!, args.slice(1), { stdio: 'pipe', timeout: 10000 });
+const inNs = (ns: string, args: string[]) => sh(['ip', 'netns', 'exec', ns, ...args]);
+
+after(() => {
+  for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
+  spawnSync('ip', ['netns', 'del', NS_A]);
+  spawnSync('ip', ['netns', 'del', NS_B]);
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+function rule(p: Partial<Rule>): Rule {
+  return { action: 'allow', direction: 'in', forward: false, protocol: 'any', src: 'any', dst: 'any', sport: 'any', dport: 'any', sapp: '', dapp: '', ifaceIn: '', ifaceOut: '', logtype: '', v6: false, comment: '', ...p };
+}
+
+function waitLine(p: ChildProcess, want: string, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "${want}" within ${ms} ms`)), ms);
+    const rl = createInterface({ input: p.stdout! });
+    rl.on('line', (l) => {
+      if (l.startsWith(want)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    p.on('exit', (c) => {
+      clearTimeout(timer);
+      reject(new Error(`exited ${c} before "${want}"`));
+    });
+  });
+}
+
+interface Probe {
+  src: string;
+  dst: string;
+  proto: 'tcp' | 'udp';
+  port: number;
+}
+
+function probe(ns: string, probes: Probe[]): string[] {
+  const out = execFileSync('ip', ['netns', 'exec', ns, 'python3', join(TOOLS, 'probe.py')], { input: JSON.stringify(probes), timeout: 20000 });
+  return JSON.parse(out.toString());
+}
+
+test('reject gives ECONNREFUSED for TCP and UDP, inbound and outbound, IPv4 and IPv6 (real veth pair)', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root');
+  if (!existsSync('build/xdp_ingress.bpf.o') || !existsSync('dist/test/helpers/fw-child.js')) return t.skip('run make build first');
+  if (!existsSync(join(TOOLS, 'probe.py'))) return t.skip(`probe tools missing at ${TOOLS}`);
+  if (spawnSync('python3', ['--version']).status !== 0) return t.skip('python3 missing');
+  if (!ensureBpffs()) return t.skip('bpffs not visible');
+
+  sh(['ip', 'netns', 'add', NS_A]);
+  sh(['ip', 'netns', 'add', NS_B]);
+  sh(['ip', 'link', 'add', IF_A, 'netns', NS_A, 'type', 'veth', 'peer', 'name', IF_B, 'netns', NS_B]);
+  for (const [ns, ifn, a4, a6] of [[NS_A, IF_A, A4, A6], [NS_B, IF_B, B4, B6]] as const) {
+    inNs(ns, ['ip', 'link', 'set', 'lo', 'up']);
+    inNs(ns, ['ip', 'addr', 'add', `${a4}/24`, 'dev', ifn]);
+    inNs(ns, ['ip', 'addr', 'add', `${a6}/64`, 'dev', ifn, 'nodad']);
+    inNs(ns, ['ip', 'link', 'set', ifn, 'up']);
+  }
+
+  // listeners everywhere the firewall decides, so "refused" can only come from the firewall
+  const ports = { tcp: [22, 80, 81, 9], udp: [8082, 10, 11] };
+  for (const ns of [NS_A, NS_B]) {
+    const l = spawn('ip', ['netns', 'exec', ns, 'python3', join(TOOLS, 'listener.py'), JSON.stringify(ports)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    procs.push(l);
+    await waitLine(l, 'ready', 5000);
+  }
+
+  const pairs = [rule({ dport: '22', protocol: 'tcp' }), rule({ action: 'reject', dport: '80', protocol: 'tcp' }), rule({ action: 'reject', dport: '8082', protocol: 'udp' }), rule({ direction: 'out', action: 'reject', dport: '9', protocol: 'tcp' }), rule({ direction: 'out', action: 'reject', dport: '10', protocol: 'udp' })];
+  const state: FirewallState = {
+    ...DEFAULT_STATE,
+    enabled: true,
+    logging: 'off',
+    defaults: { incoming: 'deny', outgoing: 'allow', routed: 'disabled' },
+    rules: pairs,
+    rules6: pairs.map((r) => ({ ...r, v6: true })),
+  };
+  const stateFile = join(tmp, 'state.json');
+  writeFileSync(stateFile, JSON.stringify(state));
+  const pinDir = `/run/difw/bpffs/td-netns-${tag}`;
+  const fw = spawn('ip', ['netns', 'exec', NS_B, process.execPath, 'dist/test/helpers/fw-child.js', pinDir, IF_B, stateFile], { stdio: ['pipe', 'pipe', 'inherit'] });
+  procs.push(fw);
+  await waitLine(fw, 'ready', 15000);
+
+  try {
+    const inbound: Array<[Probe, string]> = [];
+    for (const [a, b] of [[A4, B4], [A6, B6]] as const) {
+      inbound.push([{ src: a, dst: b, proto: 'tcp', port: 22 }, 'open']);
+      inbound.push([{ src: a, dst: b, proto: 'tcp', port: 80 }, 'refused']);
+      inbound.push([{ src: a, dst: b, proto: 'tcp', port: 81 }, 'timeout']);
+      inbound.push([{ src: a, dst: b, proto: 'udp', port: 8082 }, 'refused']);
+      inbound.push([{ src: a, dst: b, proto: 'udp', port: 11 }, 'timeout']);
+    }
+    const got = probe(NS_A, inbound.map(([p]) => p));
+    inbound.forEach(([p, want], i) => assert.equal(got[i], want, `A -> B ${p.proto}/${p.port} (${p.dst})`));
+
+    const outbound: Array<[Probe, string]> = [];
+    for (const [a, b] of [[A4, B4], [A6, B6]] as const) {
+      outbound.push([{ src: b, dst: a, proto: 'tcp', port: 9 }, 'refused']);
+      outbound.push([{ src: b, dst: a, proto: 'tcp', port: 22 }, 'open']);
+      outbound.push([{ src: b, dst: a, proto: 'udp', port: 10 }, 'refused']);
+      outbound.push([{ src: b, dst: a, proto: 'udp', port: 11 }, 'open']);
+    }
+    const got2 = probe(NS_B, outbound.map(([p]) => p));
+    outbound.forEach(([p, want], i) => assert.equal(got2[i], want, `B -> A ${p.proto}/${p.port} (${p.dst})`));
+  } finally {
+    fw.kill('SIGTERM');
+    await new Promise((r) => fw.once('exit', r));
+  }
+  // detached: the port that was refused is now open
+  const after = probe(NS_A, [{ src: A4, dst: B4, proto: 'tcp', port: 80 }]);
+  assert.deepEqual(after, ['open'], 'after detach the firewall no longer answers');
+});
