@@ -10,7 +10,7 @@
  * by this process, so they keep enforcing after the agent dies (even `kill -9`). A new agent
  * writes the same tables into the adopted maps and *replaces* the programs atomically.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { pino, destination } from 'pino';
 import { DifwError } from '../errors.js';
 import { setRootLogger, type Logger } from '../log.js';
@@ -40,6 +40,30 @@ function otherAgentAlive(paths: NetnsPaths): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A namespace nobody else uses any more: no `ip netns` name points at it and no process but this
+ * agent (and its children) lives in it. The agent alone would keep it alive forever, so it exits.
+ */
+export function netnsOrphaned(inode: number): boolean {
+  try {
+    for (const n of readdirSync('/run/netns')) if (statSync(`/run/netns/${n}`).ino === inode) return false;
+  } catch {
+    /* no named namespaces at all */
+  }
+  const self = String(process.pid);
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || pid === self) continue;
+    try {
+      if (readlinkSync(`/proc/${pid}/ns/net`) !== `net:[${inode}]`) continue;
+      const ppid = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1];
+      if (ppid !== self) return false;
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return true;
 }
 
 export async function runAgent(opts: { objDir: string }): Promise<void> {
@@ -127,7 +151,7 @@ export async function runAgent(opts: { objDir: string }): Promise<void> {
     rmSync(paths.pidFile, { force: true });
     rmSync(paths.socket, { force: true });
     log.info({ detach }, 'agent stopped');
-    process.exit(0);
+    setImmediate(() => process.exit(0));
   };
 
   const api = await startApi(
@@ -140,6 +164,18 @@ export async function runAgent(opts: { objDir: string }): Promise<void> {
     },
     log,
   );
+  if (paths.id !== 'host') {
+    setInterval(() => {
+      if (netnsOrphaned(paths.inode)) {
+        log.warn('network namespace deleted: nobody else uses it, removing its state and exiting');
+        // Its interfaces are gone with it; drop the pins (they hold kernel memory) and the
+        // state, so a future namespace that reuses the inode number starts clean.
+        rmSync(paths.pinDir, { recursive: true, force: true });
+        rmSync(paths.stateDir, { recursive: true, force: true });
+        void shutdown(false).then(() => rmSync(paths.runDir, { recursive: true, force: true }));
+      }
+    }, 5000).unref();
+  }
   // SIGTERM (systemd stop, kill) leaves the datapath enforcing, exactly like a crash would.
   process.on('SIGTERM', () => void shutdown(false));
   process.on('SIGINT', () => void shutdown(false));
