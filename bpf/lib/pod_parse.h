@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Packet parsing for the pod policy programs (TC on the host side of a pod veth: the skb starts
+ * at the Ethernet header). Copies headers with bpf_skb_load_bytes, so non-linear skbs need no
+ * pull. Limits: no VLAN tags (not IP: passed); IPv6 extension headers are not walked (the
+ * protocol is the first next-header, ports 0); non-first IPv4 fragments carry no ports.
+ * ICMP/ICMPv6 echo: both "ports" are the echo id, so a request and its reply share a flow.
+ */
+#ifndef DIFW_LIB_POD_PARSE_H
+#define DIFW_LIB_POD_PARSE_H
+
+#define POD_ETH_HLEN 14
+#define POD_ETH_P_IP 0x0800
+#define POD_ETH_P_IPV6 0x86DD
+
+#define POD_TH_FIN 0x01
+#define POD_TH_SYN 0x02
+#define POD_TH_RST 0x04
+#define POD_TH_ACK 0x10
+
+struct pod_pkt {
+	__u8 saddr[16]; /* IPv4 as ::ffff:a.b.c.d */
+	__u8 daddr[16];
+	__be16 sport;
+	__be16 dport;
+	__u32 l4_off;
+	__u32 seq;      /* TCP, host order */
+	__u32 ack_seq;
+	__u8 family;    /* 4 or 6 */
+	__u8 proto;
+	__u8 tcp_flags;
+	__u8 _pad;
+};
+
+static __always_inline void pod_map_v4(__u8 *dst, __u32 v4 /* network order */)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &v4, 4);
+}
+
+/* Returns 0 when p holds an IP packet, -1 otherwise (not IP, or truncated). */
+static __always_inline int pod_parse(struct __sk_buff *skb, struct pod_pkt *p)
+{
+	__u16 eth_proto;
+	__u32 l4;
+	__u8 proto;
+	int later_frag = 0;
+
+	if (bpf_skb_load_bytes(skb, 12, &eth_proto, 2) < 0)
+		return -1;
+	if (eth_proto == bpf_htons(POD_ETH_P_IP)) {
+		__u8 ih[20];
+		if (bpf_skb_load_bytes(skb, POD_ETH_HLEN, ih, 20) < 0)
+			return -1;
+		if ((ih[0] >> 4) != 4 || (ih[0] & 0xf) < 5)
+			return -1;
+		p->family = 4;
+		proto = ih[9];
+		later_frag = (((__u16)(ih[6] & 0x1f) << 8) | ih[7]) != 0;
+		__u32 s, d;
+		__builtin_memcpy(&s, ih + 12, 4);
+		__builtin_memcpy(&d, ih + 16, 4);
+		pod_map_v4(p->saddr, s);
+		pod_map_v4(p->daddr, d);
+		l4 = POD_ETH_HLEN + (ih[0] & 0xf) * 4;
+	} else if (eth_proto == bpf_htons(POD_ETH_P_IPV6)) {
+		__u8 ih[40];
+		if (bpf_skb_load_bytes(skb, POD_ETH_HLEN, ih, 40) < 0)
+			return -1;
+		if ((ih[0] >> 4) != 6)
+			return -1;
+		p->family = 6;
+		proto = ih[6];
+		__builtin_memcpy(p->saddr, ih + 8, 16);
+		__builtin_memcpy(p->daddr, ih + 24, 16);
+		l4 = POD_ETH_HLEN + 40;
+	} else {
+		return -1;
+	}
+	p->proto = proto;
+	p->l4_off = l4;
+	p->sport = p->dport = 0;
+	p->tcp_flags = 0;
+	p->seq = p->ack_seq = 0;
+	if (later_frag)
+		return 0;
+	if (proto == IPPROTO_TCP) {
+		__u8 th[14];
+		if (bpf_skb_load_bytes(skb, l4, th, 14) < 0)
+			return -1;
+		__builtin_memcpy(&p->sport, th, 2);
+		__builtin_memcpy(&p->dport, th + 2, 2);
+		p->seq = ((__u32)th[4] << 24) | ((__u32)th[5] << 16) | ((__u32)th[6] << 8) | th[7];
+		p->ack_seq = ((__u32)th[8] << 24) | ((__u32)th[9] << 16) | ((__u32)th[10] << 8) | th[11];
+		p->tcp_flags = th[13];
+	} else if (proto == IPPROTO_UDP) {
+		__u8 uh[4];
+		if (bpf_skb_load_bytes(skb, l4, uh, 4) < 0)
+			return -1;
+		__builtin_memcpy(&p->sport, uh, 2);
+		__builtin_memcpy(&p->dport, uh + 2, 2);
+	} else if (proto == IPPROTO_ICMP || proto == 58 /* ICMPv6 */) {
+		__u8 ic[6];
+		if (bpf_skb_load_bytes(skb, l4, ic, 6) < 0)
+			return -1;
+		int echo = proto == IPPROTO_ICMP ? (ic[0] == 8 || ic[0] == 0) : (ic[0] == 128 || ic[0] == 129);
+		if (echo) {
+			__builtin_memcpy(&p->sport, ic + 4, 2);
+			p->dport = p->sport;
+		}
+	}
+	return 0;
+}
+
+#endif

@@ -1,0 +1,298 @@
+/**
+ * PodDatapath: loads bpf/tc_pod.bpf.c, attaches it to pod veths (host side) and swaps in the
+ * NodeTables that compileNode produced.
+ *
+ * Atomic swap: every endpoint, ipcache and policy entry carries a generation bit. apply() writes
+ * the complete new tables under the idle generation, then flips pod_config.gen (and bumps the
+ * revision) in one array update, then deletes the old generation. A packet reads the generation
+ * once, so it sees either the old tables or the new ones, never a mix. Capacity: both
+ * generations coexist during a swap, so each may use at most half of a map.
+ *
+ * Revision: pod_config.revision changes on every apply (it is this node's counter, not the store
+ * revision); conntrack entries judged under an older revision are re-evaluated on their next
+ * packet (bpf/tc_pod.bpf.c), which is how revoked connections stop.
+ *
+ * Maps are pinned by name under `pinDir` (shared with the claim datapath's maps there), so a
+ * restarted agent finds its conntrack and tables; the first apply after a restart scans the maps
+ * for stale entries instead of relying on what this process wrote.
+ */
+import { join } from 'node:path';
+import koffi from 'koffi';
+import { BpfObject, BpfProgram, RingBuffer, type BpfMap } from '../../bpf/index.js';
+import { DifwError } from '../../errors.js';
+import { logger as mkLogger, type Logger } from '../../log.js';
+import type { NodeTables, EndpointEntry } from './compile.js';
+import { parseCidr, addrBytes } from './cidr.js';
+import { podConfig, podEpKey, podEpVal, podIpcKey, podIpcVal, podPolicyKey, podPolicyVal, podEvent, policyFlags, EV, EVF, REASON } from './layouts.js';
+
+export interface PodDatapathOptions {
+  pinDir: string;
+  objDir?: string;
+  logger?: Logger;
+  /** Receives every drop / audit event (decoded). */
+  onEvent?: (e: PodEvent) => void;
+}
+
+export interface PodEvent {
+  tsNs: bigint;
+  ifindex: number;
+  /** "ns/name" of the local pod, when known from the current tables. */
+  pod?: string;
+  localIdentity: number;
+  peerIdentity: number;
+  revision: number;
+  direction: 'ingress' | 'egress';
+  verdict: 'drop' | 'audit';
+  reason: string;
+  proto: number;
+  local: string;
+  remote: string;
+  localPort: number;
+  remotePort: number;
+  addressDerived: boolean;
+  verified: boolean;
+  claim: number;
+}
+
+let ifNameToIndex: ((name: string) => number) | undefined;
+/** if_nametoindex(3) in the calling process's network namespace (0 when absent). */
+export function ifindexOf(name: string): number {
+  if (!ifNameToIndex) {
+    const libc = koffi.load('libc.so.6');
+    ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *ifname)') as (n: string) => number;
+  }
+  return ifNameToIndex(name);
+}
+
+function fmtAddr(b: Buffer): string {
+  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  const g: string[] = [];
+  for (let i = 0; i < 16; i += 2) g.push(b.readUInt16BE(i).toString(16));
+  return g.join(':');
+}
+
+interface Written {
+  ep: Buffer[];
+  ipc: Buffer[];
+  pol: Buffer[];
+}
+
+export class PodDatapath {
+  readonly #obj: BpfObject;
+  readonly #log: Logger;
+  readonly #from: BpfProgram;
+  readonly #to: BpfProgram;
+  readonly #cfg: BpfMap;
+  readonly #ep: BpfMap;
+  readonly #ipc: BpfMap;
+  readonly #pol: BpfMap;
+  readonly #ct: BpfMap;
+  #ring: RingBuffer | undefined;
+  #attached = new Set<number>();
+  /** What this process wrote per generation; undefined = unknown (scan the map). */
+  #written: [Written | undefined, Written | undefined] = [undefined, undefined];
+  #tables: NodeTables | undefined;
+  #byIfindex = new Map<number, EndpointEntry>();
+  #bound = new Map<string, number>(); // pod key -> ifindex given to attachPod
+
+  private constructor(obj: BpfObject, log: Logger, onEvent?: (e: PodEvent) => void) {
+    this.#obj = obj;
+    this.#log = log;
+    this.#from = obj.program('pod_from');
+    this.#to = obj.program('pod_to');
+    this.#cfg = obj.map('pod_config');
+    this.#ep = obj.map('pod_endpoints');
+    this.#ipc = obj.map('pod_ipcache');
+    this.#pol = obj.map('pod_policy');
+    this.#ct = obj.map('pod_ct');
+    if (onEvent) {
+      this.#ring = new RingBuffer(obj.map('pod_events'), (rec) => onEvent(this.#decode(rec)), { logger: log });
+      this.#ring.start();
+    }
+  }
+
+  static async load(opts: PodDatapathOptions): Promise<PodDatapath> {
+    const log = opts.logger ?? mkLogger('pod-datapath');
+    const obj = BpfObject.open(join(opts.objDir ?? 'build', 'tc_pod.bpf.o'), { pinRoot: opts.pinDir, logger: log });
+    try {
+      obj.load();
+      return new PodDatapath(obj, log, opts.onEvent);
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+  }
+
+  /** The BPF object (tests run its programs with testRun). */
+  get object(): BpfObject {
+    return this.#obj;
+  }
+
+  get revision(): number {
+    return this.#config().revision;
+  }
+
+  #config() {
+    const v = this.#cfg.lookup(Buffer.alloc(4));
+    return v ? podConfig.decode(v) : { gen: 0, revision: 0, flags: 0, _pad: 0 };
+  }
+
+  /**
+   * Attach the policy programs to a pod veth's host side (TC ingress: from the pod, TC egress:
+   * to the pod). `podKey` ("ns/name") binds the interface to a pod when the tables carry no
+   * interface names.
+   */
+  attachPod(ifindex: number, podKey?: string): void {
+    this.#from.attachTc(ifindex, 'ingress');
+    this.#to.attachTc(ifindex, 'egress');
+    this.#attached.add(ifindex);
+    if (podKey) this.#bound.set(podKey, ifindex);
+    // An interface created after the last apply: give it its endpoint entry now.
+    if (this.#tables && !this.#byIfindex.has(ifindex)) {
+      const cfg = this.#config();
+      const e = this.#tables.endpoints.find((x) => this.#resolveIfindex(x) === ifindex);
+      if (e) {
+        const k = podEpKey.encode({ ifindex, gen: cfg.gen & 1 });
+        this.#ep.update(k, podEpVal.encode({ ep: e.ep, identity: e.identity, flags: e.flags }));
+        this.#written[cfg.gen & 1]?.ep.push(k);
+        this.#byIfindex.set(ifindex, e);
+      }
+    }
+  }
+
+  detachPod(ifindex: number): void {
+    BpfProgram.detachTcFrom(ifindex, 'ingress');
+    BpfProgram.detachTcFrom(ifindex, 'egress');
+    this.#attached.delete(ifindex);
+    for (const gen of [0, 1]) this.#ep.delete(podEpKey.encode({ ifindex, gen }));
+    this.#byIfindex.delete(ifindex);
+    for (const [k, v] of this.#bound) if (v === ifindex) this.#bound.delete(k);
+  }
+
+  #resolveIfindex(e: EndpointEntry): number {
+    const b = this.#bound.get(e.key);
+    if (b) return b;
+    return e.ifname ? ifindexOf(e.ifname) : 0;
+  }
+
+  /** Swap in new tables atomically (see the module comment). */
+  apply(tables: NodeTables): void {
+    const t0 = process.hrtime.bigint();
+    const cfg = this.#config();
+    const live = cfg.gen & 1;
+    const next = live ^ 1;
+    const half = (m: BpfMap) => Math.floor(m.maxEntries / 2);
+    if (tables.policy.length > half(this.#pol)) throw new DifwError('DIFW_E_CAPACITY', `Cannot apply ${tables.policy.length} policy entries: the pod policy map holds ${half(this.#pol)} per generation`);
+    if (tables.ipcache.length > half(this.#ipc)) throw new DifwError('DIFW_E_CAPACITY', `Cannot apply ${tables.ipcache.length} ipcache entries: the map holds ${half(this.#ipc)} per generation`);
+
+    this.#clearGen(next);
+    const written: Written = { ep: [], ipc: [], pol: [] };
+    const byIfindex = new Map<number, EndpointEntry>();
+    const epv: Buffer[] = [];
+    for (const e of tables.endpoints) {
+      const ifindex = this.#resolveIfindex(e);
+      if (!ifindex) {
+        this.#log.debug({ pod: e.key, ifname: e.ifname }, 'pod interface not present yet');
+        continue;
+      }
+      byIfindex.set(ifindex, e);
+      written.ep.push(podEpKey.encode({ ifindex, gen: next }));
+      epv.push(podEpVal.encode({ ep: e.ep, identity: e.identity, flags: e.flags }));
+    }
+    this.#ep.updateBatch(written.ep, epv);
+
+    const ipv: Buffer[] = [];
+    for (const e of tables.ipcache) {
+      const c = parseCidr(e.cidr);
+      if (!c) throw new DifwError('DIFW_E_POLICY', `Cannot install ipcache prefix ${e.cidr}`);
+      written.ipc.push(podIpcKey.encode({ prefixlen: 8 + c.len, gen: next, addr: addrBytes(c.addr), _pad: Buffer.alloc(3) }));
+      ipv.push(podIpcVal.encode({ id: e.identity, cidr_id: e.cidrIdentity, flags: e.flags }));
+    }
+    this.#ipc.updateBatch(written.ipc, ipv);
+
+    const pk = Buffer.alloc(tables.policy.length * podPolicyKey.size);
+    const pv = Buffer.alloc(tables.policy.length * podPolicyVal.size);
+    tables.policy.forEach(([ep, dir, peer, proto, kind, port, bits], i) => {
+      podPolicyKey.write(pk, i * podPolicyKey.size, { ep, peer, port, proto, flags: policyFlags(dir, kind, next) });
+      podPolicyVal.write(pv, i * podPolicyVal.size, { bits });
+      written.pol.push(pk.subarray(i * podPolicyKey.size, (i + 1) * podPolicyKey.size));
+    });
+    this.#pol.updateBatchRaw(pk, pv, tables.policy.length);
+
+    let revision = (cfg.revision + 1) >>> 0;
+    if (revision === 0) revision = 1;
+    this.#cfg.update(Buffer.alloc(4), podConfig.encode({ gen: next, revision, flags: 0, _pad: 0 }));
+    this.#written[next] = written;
+    this.#clearGen(live);
+    this.#tables = tables;
+    this.#byIfindex = byIfindex;
+    this.#log.info(
+      { revision, storeRevision: tables.revision, endpoints: written.ep.length, ipcache: written.ipc.length, policy: written.pol.length, ms: Number(process.hrtime.bigint() - t0) / 1e6 },
+      'pod tables applied',
+    );
+  }
+
+  /** Remove every entry of one generation. */
+  #clearGen(gen: number): void {
+    const w = this.#written[gen];
+    if (w) {
+      this.#ep.deleteBatch(w.ep);
+      this.#ipc.deleteBatch(w.ipc);
+      this.#pol.deleteBatch(w.pol);
+    } else {
+      this.#ep.deleteBatch([...this.#ep.keys()].filter((k) => k.readUInt32LE(4) === gen));
+      this.#ipc.deleteBatch([...this.#ipc.keys()].filter((k) => k[4] === gen));
+      this.#pol.deleteBatch([...this.#pol.keys()].filter((k) => k[11]! >> 7 === gen));
+    }
+    this.#written[gen] = { ep: [], ipc: [], pol: [] };
+  }
+
+  /** Number of conntrack entries (walks the map: for tests and status). */
+  conntrackCount(): number {
+    let n = 0;
+    for (const _ of this.#ct.keys()) n++;
+    return n;
+  }
+
+  #decode(rec: Buffer): PodEvent {
+    const e = podEvent.decode(rec);
+    const ep = this.#byIfindex.get(e.ifindex);
+    const ev: PodEvent = {
+      tsNs: e.ts_ns,
+      ifindex: e.ifindex,
+      localIdentity: e.local_id,
+      peerIdentity: e.peer_id,
+      revision: e.revision,
+      direction: e.dir === 0 ? 'ingress' : 'egress',
+      verdict: e.verdict === EV.AUDIT ? 'audit' : 'drop',
+      reason: REASON[e.reason] ?? `reason-${e.reason}`,
+      proto: e.proto,
+      local: fmtAddr(e.local),
+      remote: fmtAddr(e.remote),
+      localPort: e.lport,
+      remotePort: e.rport,
+      addressDerived: (e.flags & EVF.ADDR) !== 0,
+      verified: (e.flags & EVF.VERIFIED) !== 0,
+      claim: e.claim,
+    };
+    if (ep) ev.pod = ep.key;
+    return ev;
+  }
+
+  /**
+   * Release the object (pinned maps stay). By default also detaches the programs from every pod
+   * this instance attached; `{ detach: false }` leaves them enforcing (TC attachments outlive the
+   * process), e.g. for an agent restart.
+   */
+  close(opts: { detach?: boolean } = {}): void {
+    this.#ring?.stop();
+    for (const i of opts.detach === false ? [] : [...this.#attached]) {
+      try {
+        this.detachPod(i);
+      } catch (e) {
+        this.#log.warn({ err: e, ifindex: i }, 'cannot detach pod programs');
+      }
+    }
+    this.#obj.close();
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * Packet tables for the pod policy datapath (bpf/tc_pod.bpf.c) through BPF_PROG_TEST_RUN.
+ *
+ * The local pod x/server sits behind ifindex 1: BPF_PROG_TEST_RUN runs TC programs on the
+ * loopback device, so the tables name its interface `lo` (nothing is attached to lo: test runs
+ * need no attachment). Remote pods live on node-2 and send claims from node 3; the claim maps are
+ * configured through ClaimDatapath on the same pin root, and claims are built with the TS
+ * reference MAC. pod_to = packets entering the pod (its ingress policy), pod_from = leaving it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomInt } from 'node:crypto';
+import { PodDatapath, type PodEvent } from '../../src/policy/netpol/datapath.js';
+import { compileNode, type NodeTables } from '../../src/policy/netpol/compile.js';
+import { buildCluster } from '../../src/policy/netpol/cluster.js';
+import { parseObject, type ClusterObject } from '../../src/policy/netpol/model.js';
+import { ClaimDatapath } from '../../src/identity/claims.js';
+import { newClusterSecret, nodeKeyring, pairKey } from '../../src/identity/keys.js';
+import { claimMac, encodeClaimOption, addrBytes, type ClaimConn } from '../../src/identity/wire.js';
+import { BPFFS_ROOT, ensureBpffs } from '../../src/state/paths.js';
+import { tcpFrame, linuxSynOptions } from '../helpers/claim-packets.js';
+import type { BpfProgram } from '../../src/bpf/index.js';
+
+const repo = resolve(import.meta.dirname, '../../..');
+const OBJDIR = join(repo, 'build');
+const SELF = 7;
+const SENDER = 3;
+const EPOCH = 2;
+const OK = 0;
+const SHOT = 2;
+const ACK = 0x10;
+const SYN = 0x02;
+const SYNACK = 0x12;
+
+const SERVER_IP = '198.19.1.10';
+const CLIENT_IP = '198.19.2.11';
+const OTHER_IP = '198.19.2.12';
+const EXT_IP = '198.18.77.7';
+
+const skipReason = (): string | undefined => {
+  if (process.getuid?.() !== 0) return 'needs root (BPF_PROG_TEST_RUN, bpffs)';
+  if (!existsSync(join(OBJDIR, 'tc_pod.bpf.o')) || !existsSync(join(OBJDIR, 'sockops_claim.bpf.o'))) return 'BPF objects not built (make bpf)';
+  return undefined;
+};
+
+const ns = (name: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { ns: name } } });
+const pod = (nsName: string, name: string, labels: Record<string, string>, ip: string, node: string) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: nsName, labels, annotations: { 'difw.io/node': node } },
+  spec: { containers: [{ ports: [{ name: 'http', containerPort: 80 }, { name: 'dns', containerPort: 53, protocol: 'UDP' }] }] },
+  status: { podIP: ip },
+});
+const parse = (xs: unknown[]) => xs.map((x) => parseObject(x)).filter((x): x is ClusterObject => !!x);
+
+function baseObjects(clientLabels: Record<string, string> = { app: 'client' }): unknown[] {
+  return [
+    ns('x'),
+    pod('x', 'server', { app: 'server' }, SERVER_IP, 'node-1'),
+    pod('x', 'client', clientLabels, CLIENT_IP, 'node-2'),
+    pod('x', 'other', { app: 'other' }, OTHER_IP, 'node-2'),
+  ];
+}
+const serverPolicy = {
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'NetworkPolicy',
+  metadata: { name: 'server', namespace: 'x' },
+  spec: {
+    podSelector: { matchLabels: { app: 'server' } },
+    policyTypes: ['Ingress', 'Egress'],
+    ingress: [{ from: [{ podSelector: { matchLabels: { app: 'client' } } }], ports: [{ port: 'http' }, { port: 53, protocol: 'UDP' }] }],
+    egress: [{ to: [{ podSelector: { matchLabels: { app: 'client' } } }], ports: [{ port: 8080 }] }],
+  },
+};
+
+function udpFrame(saddr: string, daddr: string, sport: number, dport: number): Buffer {
+  const eth = Buffer.alloc(14);
+  eth.writeUInt16BE(0x0800, 12);
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(28 + 4, 2);
+  ip[8] = 64;
+  ip[9] = 17;
+  addrBytes(saddr).copy(ip, 12, 12);
+  addrBytes(daddr).copy(ip, 16, 12);
+  const udp = Buffer.alloc(12);
+  udp.writeUInt16BE(sport, 0);
+  udp.writeUInt16BE(dport, 2);
+  udp.writeUInt16BE(12, 4);
+  return Buffer.concat([eth, ip, udp]);
+}
+
+test('pod policy datapath packet tables', async (t) => {
+  const why = skipReason();
+  if (why) return t.skip(why);
+  ensureBpffs();
+  const pinDir = join(BPFFS_ROOT, `tp-podtest-${process.pid}`);
+  t.after(() => rmSync(pinDir, { recursive: true, force: true }));
+
+  const events: PodEvent[] = [];
+  const dp = await PodDatapath.load({ pinDir, objDir: OBJDIR, onEvent: (e) => events.push(e) });
+  t.after(() => dp.close());
+  const claims = ClaimDatapath.load({ pinDir, objDir: OBJDIR });
+  t.after(() => claims.close());
+  const secret = newClusterSecret();
+  claims.setNode(SELF);
+  claims.installKeys(nodeKeyring(secret, SELF, [SENDER, SELF], [EPOCH]), { sendEpoch: EPOCH });
+
+  const compile = (objs: unknown[]): NodeTables => {
+    const o = parse(objs);
+    for (const p of buildCluster(o).pods) if (p.node === 'node-2') claims.setHosted(SENDER, p.identity, true);
+    return compileNode(o, 'node-1', { ifname: (p) => (p.name === 'server' ? 'lo' : 'none0') });
+  };
+  const idOf = (objs: unknown[], key: string) => buildCluster(parse(objs)).podsByKey.get(key)!.identity;
+
+  const to = dp.object.program('pod_to');
+  const from = dp.object.program('pod_from');
+  const run = (p: BpfProgram, f: Buffer) => p.testRun({ data: f }).retval;
+
+  let isn = randomInt(1, 0x7fffffff);
+  let port = 30000 + randomInt(0, 10000);
+  const conn = (saddr: string, daddr: string, dport: number): ClaimConn => ({ saddr, daddr, sport: ++port, dport, isn: (isn += 7919) >>> 0, peerIsn: 0, synack: false });
+  const claimOpt = (c: ClaimConn, identity: number, macXor = 0n) =>
+    encodeClaimOption({ version: 1, epoch: EPOCH, node: SENDER, identity, mac: claimMac(pairKey(secret, SENDER, SELF, EPOCH), { identity, node: SENDER, epoch: EPOCH }, c) ^ macXor });
+  const syn = (c: ClaimConn, identity?: number, macXor = 0n) =>
+    tcpFrame({ saddr: c.saddr, daddr: c.daddr, sport: c.sport, dport: c.dport, seq: c.isn, flags: SYN, options: identity === undefined ? linuxSynOptions() : Buffer.concat([linuxSynOptions(), claimOpt(c, identity, macXor)]) });
+  const seg = (saddr: string, daddr: string, sport: number, dport: number, flags = ACK) => tcpFrame({ saddr, daddr, sport, dport, seq: 1, ack: 1, flags });
+  const settle = () => new Promise((r) => setTimeout(r, 30));
+  /** Deliver what is pending, then forget it: later assertions see only their own events. */
+  const resetEvents = async () => {
+    await settle();
+    events.length = 0;
+  };
+
+  let objs = [...baseObjects(), serverPolicy];
+  dp.apply(compile(objs));
+  const clientId = idOf(objs, 'x/client');
+  const otherId = idOf(objs, 'x/other');
+
+  await t.test('ingress SYN: allowed for the selected identity, dropped for another identity, no claim, a forged claim', async () => {
+    const c = conn(CLIENT_IP, SERVER_IP, 80);
+    assert.equal(run(to, syn(c, clientId)), OK, 'verified client');
+    await resetEvents();
+    assert.equal(run(to, syn(conn(OTHER_IP, SERVER_IP, 80), otherId)), SHOT, 'verified other');
+    assert.equal(run(to, syn(conn(CLIENT_IP, SERVER_IP, 80))), SHOT, "no claim from the client's own address = world");
+    assert.equal(run(to, syn(conn(CLIENT_IP, SERVER_IP, 80), clientId, 1n)), SHOT, 'forged MAC');
+    assert.equal(run(to, syn(conn(CLIENT_IP, SERVER_IP, 81), clientId)), SHOT, 'verified client, port not allowed');
+    await settle();
+    const drops = events.filter((e) => e.verdict === 'drop' && e.reason === 'policy');
+    assert.equal(drops.length, 4);
+    assert.equal(drops[0]!.peerIdentity, otherId);
+    assert.equal(drops[0]!.verified, true);
+    assert.equal(drops[1]!.peerIdentity, 2);
+    assert.equal(drops[1]!.verified, false);
+    assert.equal(drops[0]!.pod, 'x/server');
+    assert.equal(drops[0]!.direction, 'ingress');
+  });
+
+  await t.test('reply direction after an allowed SYN; unknown mid-stream packets are dropped at an isolated pod', async () => {
+    const c = conn(CLIENT_IP, SERVER_IP, 80);
+    assert.equal(run(to, syn(c, clientId)), OK);
+    assert.equal(run(from, seg(SERVER_IP, CLIENT_IP, 80, c.sport, SYNACK)), OK, "server's SYN-ACK");
+    assert.equal(run(to, seg(CLIENT_IP, SERVER_IP, c.sport, 80)), OK, "client's ACK");
+    assert.equal(run(from, seg(SERVER_IP, CLIENT_IP, 80, c.sport)), OK, 'server data');
+    assert.equal(run(from, seg(SERVER_IP, CLIENT_IP, 80, c.sport + 1000)), SHOT, 'no conntrack entry');
+    assert.equal(run(to, seg(OTHER_IP, SERVER_IP, 5555, 80)), SHOT, 'ACK without a handshake');
+  });
+
+  await t.test('UDP: address-derived identity, replies pass, events marked address-derived', async () => {
+    await resetEvents();
+    assert.equal(run(to, udpFrame(CLIENT_IP, SERVER_IP, 4000, 53)), OK);
+    assert.equal(run(from, udpFrame(SERVER_IP, CLIENT_IP, 53, 4000)), OK, 'reply');
+    assert.equal(run(to, udpFrame(OTHER_IP, SERVER_IP, 4000, 53)), SHOT);
+    assert.equal(run(to, udpFrame(EXT_IP, SERVER_IP, 4000, 53)), SHOT);
+    assert.equal(run(to, udpFrame(CLIENT_IP, SERVER_IP, 4000, 54)), SHOT);
+    await settle();
+    assert.equal(events.length, 3);
+    assert.ok(events.every((e) => e.addressDerived && !e.verified));
+    assert.deepEqual(events.map((e) => e.peerIdentity), [otherId, 2, clientId]);
+  });
+
+  await t.test("egress TCP: the server's SYN-ACK claim decides the client pod's egress before the handshake completes", async () => {
+    // x/server opens to x/client:8080 (allowed) and to x/other:8080 (not allowed)
+    const good = conn(SERVER_IP, CLIENT_IP, 8080);
+    assert.equal(run(from, syn(good)), OK, 'SYN leaves, verdict pending');
+    assert.equal(run(from, seg(SERVER_IP, CLIENT_IP, good.sport, 8080)), SHOT, 'no data before the SYN-ACK verdict');
+    const sa: ClaimConn = { saddr: CLIENT_IP, daddr: SERVER_IP, sport: 8080, dport: good.sport, isn: (isn += 7919) >>> 0, peerIsn: good.isn, synack: true };
+    const synack = (c: ClaimConn, identity: number | undefined) =>
+      tcpFrame({ saddr: c.saddr, daddr: c.daddr, sport: c.sport, dport: c.dport, seq: c.isn, ack: c.peerIsn + 1, flags: SYNACK, options: identity === undefined ? linuxSynOptions() : Buffer.concat([linuxSynOptions(), claimOpt(c, identity)]) });
+    assert.equal(run(to, synack(sa, clientId)), OK, 'verified server identity allowed');
+    assert.equal(run(from, seg(SERVER_IP, CLIENT_IP, good.sport, 8080)), OK, 'established');
+
+    const bad = conn(SERVER_IP, OTHER_IP, 8080);
+    assert.equal(run(from, syn(bad)), OK);
+    await resetEvents();
+    const sb: ClaimConn = { saddr: OTHER_IP, daddr: SERVER_IP, sport: 8080, dport: bad.sport, isn: (isn += 7919) >>> 0, peerIsn: bad.isn, synack: true };
+    assert.equal(run(to, synack(sb, otherId)), SHOT, 'verified other identity: egress denies');
+    // an attacker answering for x/client's address without its claim is world
+    const spoof = conn(SERVER_IP, CLIENT_IP, 8080);
+    assert.equal(run(from, syn(spoof)), OK);
+    const ss: ClaimConn = { saddr: CLIENT_IP, daddr: SERVER_IP, sport: 8080, dport: spoof.sport, isn: 99, peerIsn: spoof.isn, synack: true };
+    assert.equal(run(to, synack(ss, undefined)), SHOT, 'SYN-ACK without claim from an allowed address');
+    await settle();
+    assert.equal(events.length, 2);
+    assert.equal(events[0]!.direction, 'egress');
+    assert.equal(events[0]!.peerIdentity, otherId);
+  });
+
+  await t.test('a new revision without the allow cuts an established flow at its next packet; still-allowed flows continue', async () => {
+    const cut = conn(CLIENT_IP, SERVER_IP, 80);
+    assert.equal(run(to, syn(cut, clientId)), OK);
+    assert.equal(run(to, udpFrame(CLIENT_IP, SERVER_IP, 4100, 53)), OK);
+    const rev0 = dp.revision;
+    // same objects again: new revision, same verdicts
+    dp.apply(compile(objs));
+    assert.equal(dp.revision, rev0 + 1);
+    assert.equal(run(to, seg(CLIENT_IP, SERVER_IP, cut.sport, 80)), OK, 'still allowed after re-evaluation');
+    // the policy now allows only UDP
+    const udpOnly = structuredClone(serverPolicy);
+    udpOnly.spec.ingress[0]!.ports = [{ port: 53, protocol: 'UDP' }] as never;
+    objs = [...baseObjects(), udpOnly];
+    dp.apply(compile(objs));
+    await resetEvents();
+    assert.equal(run(to, seg(CLIENT_IP, SERVER_IP, cut.sport, 80)), SHOT, 'TCP flow revoked');
+    assert.equal(run(from, seg(SERVER_IP, CLIENT_IP, 80, cut.sport)), SHOT, 'its entry is gone');
+    assert.equal(run(from, udpFrame(SERVER_IP, CLIENT_IP, 53, 4100)), OK, 'UDP flow still allowed');
+    await settle();
+    assert.equal(events[0]?.reason, 'revoked');
+  });
+
+  await t.test("a label change of the peer cuts its established connection (its address's identity changes)", async () => {
+    objs = [...baseObjects(), serverPolicy];
+    dp.apply(compile(objs));
+    const c = conn(CLIENT_IP, SERVER_IP, 80);
+    assert.equal(run(to, syn(c, clientId)), OK);
+    assert.equal(run(to, seg(CLIENT_IP, SERVER_IP, c.sport, 80)), OK);
+    objs = [...baseObjects({ app: 'renamed' }), serverPolicy];
+    dp.apply(compile(objs));
+    assert.equal(run(to, seg(CLIENT_IP, SERVER_IP, c.sport, 80)), SHOT);
+  });
+
+  await t.test('DifwPolicy: deny wins over an allow; audit mode reports and passes', async () => {
+    const deny = {
+      apiVersion: 'difw.io/v1',
+      kind: 'DifwPolicy',
+      metadata: { name: 'deny-client-dns', namespace: 'x' },
+      spec: { podSelector: { matchLabels: { app: 'server' } }, ingress: [{ action: 'deny', from: [{ podSelector: { matchLabels: { app: 'client' } } }], ports: [{ port: 53, protocol: 'UDP' }] }] },
+    };
+    objs = [...baseObjects(), serverPolicy, deny];
+    dp.apply(compile(objs));
+    assert.equal(run(to, udpFrame(CLIENT_IP, SERVER_IP, 4200, 53)), SHOT, 'deny wins');
+    assert.equal(run(to, syn(conn(CLIENT_IP, SERVER_IP, 80), clientId)), OK, 'other allowed traffic unaffected');
+    const audit = { ...deny, spec: { ...deny.spec, audit: true } };
+    objs = [...baseObjects(), serverPolicy, audit];
+    dp.apply(compile(objs));
+    await resetEvents();
+    assert.equal(run(to, udpFrame(CLIENT_IP, SERVER_IP, 4300, 53)), OK, 'audit passes');
+    await settle();
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.verdict, 'audit');
+  });
+
+  await t.test('O(1): ns per packet with 10 vs 1000 policies', (tt) => {
+    const measure = (n: number) => {
+      const many: unknown[] = [...baseObjects(), serverPolicy];
+      for (let i = 0; i < n; i++) {
+        many.push(pod('x', `p${i}`, { app: `c${i}` }, `198.19.${3 + (i >> 8)}.${i & 255}`, 'node-2'));
+        many.push({
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { name: `p${i}`, namespace: 'x' },
+          spec: { podSelector: { matchLabels: { app: 'server' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: `c${i}` } } }, { ipBlock: { cidr: `10.${i >> 8}.${i & 255}.0/24` } }], ports: [{ port: 1000 + i, protocol: 'UDP' }] }] },
+        });
+      }
+      const tables = compile(many);
+      dp.apply(tables);
+      const reps = 200000;
+      // a new flow each time: the full identity + policy lookup path (denied UDP: no entry is created)
+      const miss = to.testRun({ data: udpFrame(OTHER_IP, SERVER_IP, 4000, 9999), repeat: reps }).durationNs;
+      // an allowed flow after its first packet: one conntrack hit
+      to.testRun({ data: udpFrame(CLIENT_IP, SERVER_IP, 4000, 53) });
+      const hit = to.testRun({ data: udpFrame(CLIENT_IP, SERVER_IP, 4000, 53), repeat: reps }).durationNs;
+      return { n, entries: tables.policy.length, ipcache: tables.ipcache.length, miss, hit };
+    };
+    const a = measure(10);
+    const b = measure(1000);
+    tt.diagnostic(`10 policies: ${a.entries} entries, new-flow verdict ${a.miss} ns, conntrack hit ${a.hit} ns`);
+    tt.diagnostic(`1000 policies: ${b.entries} entries, new-flow verdict ${b.miss} ns, conntrack hit ${b.hit} ns`);
+    assert.ok(b.entries > 50 * a.entries, 'the large table set is really larger');
+    // generous bound: O(1) means no growth with 100x the policies, beyond noise
+    assert.ok(b.miss < a.miss * 2 + 100, `verdict cost grew from ${a.miss} to ${b.miss} ns`);
+  });
+});
