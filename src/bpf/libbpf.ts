@@ -15,6 +15,7 @@
  * Not available in 1.1: tcx links and `ring__*` accessors; neither is used.
  */
 import koffi, { type TypeObject } from 'koffi';
+import { readFileSync } from 'node:fs';
 import { DifwError, type ErrorCode } from '../errors.js';
 
 declare const handleBrand: unique symbol;
@@ -444,6 +445,10 @@ export function progDesc(p: ProgHandle): ProgDesc {
   };
 }
 
+export function progFd(p: ProgHandle): number {
+  return f.bpf_program__fd(p) as number;
+}
+
 export function progSetAutoload(p: ProgHandle, on: boolean): void {
   check(f.bpf_program__set_autoload(p, on) as number, 'DIFW_E_BPF_LOAD', () => `set autoload of program ${f.bpf_program__name(p)}`);
 }
@@ -626,6 +631,15 @@ export interface MapInfo {
 
 /** struct bpf_map_info (88 bytes in 1.1.2 headers): type, id, key_size, value_size, max_entries, map_flags, name[16] ... */
 export function mapInfoByFd(fd: number): MapInfo {
+  // bpf_obj_get_info_by_fd answers for programs and links too, with a different layout: make
+  // sure this fd is a map (its fdinfo has a map_type line) before reading map fields.
+  let fdinfo = '';
+  try {
+    fdinfo = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+  } catch {
+    /* no procfs: trust the caller */
+  }
+  if (fdinfo && !/^map_type:/m.test(fdinfo)) throw new DifwError('DIFW_E_BPF_MAP', `Cannot use BPF object fd ${fd} as a map: it is not a map`);
   const info = Buffer.alloc(88);
   const len = [info.length];
   check(f.bpf_obj_get_info_by_fd(fd, info, len) as number, 'DIFW_E_BPF_MAP', () => `read BPF map info of fd ${fd}`);

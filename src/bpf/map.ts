@@ -88,6 +88,7 @@ export class BpfMap {
       return new BpfMap({ name: info.name, type: info.type, keySize: info.keySize, valueSize: info.valueSize, maxEntries: info.maxEntries, fd: () => fd, ownsFd: true });
     } catch (e) {
       L.closeFd(fd);
+      if (e instanceof DifwError && /not a map/.test(e.message)) throw new DifwError('DIFW_E_BPF_MAP', `Cannot open BPF map pinned at ${path}: it is not a map`, { cause: e });
       throw e;
     }
   }

@@ -197,7 +197,11 @@ function loadError(objName: string, path: string, rc: number, lines: string[]): 
   else tail = lines.filter((l) => l.trim() !== '');
   tail = tail.slice(-VERIFIER_TAIL_LINES);
   const what = prog ? `program ${prog} of BPF object ${objName} (${path})` : `BPF object ${objName} (${path})`;
-  const head = `Cannot load ${what}: ${L.strerror(rc)} (errno ${Math.abs(rc)})`;
+  let head = `Cannot load ${what}: ${L.strerror(rc)} (errno ${Math.abs(rc)})`;
+  for (const l of lines) {
+    const m = /couldn't reuse pinned map at '([^']+)': parameter mismatch/.exec(l);
+    if (m) head = `Cannot load ${what}: the map pinned at ${m[1]} does not match the object's definition (type, sizes or flags differ; remove the pin to recreate it)`;
+  }
   const label = begin >= 0 ? 'verifier log (tail)' : 'libbpf output (tail)';
   return new DifwError('DIFW_E_BPF_LOAD', tail.length ? `${head}\n${label}:\n${tail.join('\n')}` : head);
 }
@@ -208,6 +212,10 @@ function loadError(objName: string, path: string, rc: number, lines: string[]): 
  */
 function withKernelMessage<T>(fn: () => T): T {
   const { result, error, lines } = L.captureLibbpfOutput(fn);
+  if (lines.length) {
+    const log = logger('libbpf');
+    for (const l of lines) log.debug(l);
+  }
   if (error === undefined) return result as T;
   const ext = lines.map((l) => /Kernel error message: (.*)$/.exec(l)?.[1]).filter((x): x is string => !!x);
   if (ext.length && error instanceof DifwError) {
@@ -268,7 +276,7 @@ export class BpfProgram {
   }
 
   get fd(): number {
-    const fd = L.progDesc(this.handle()).fd;
+    const fd = L.progFd(this.handle());
     if (fd < 0) throw new DifwError('DIFW_E_BPF_ATTACH', `Cannot use BPF program ${this.name}: its object is not loaded`);
     return fd;
   }
@@ -295,16 +303,18 @@ export class BpfProgram {
   }
 
   static detachXdpFrom(ifindex: number): void {
-    const q = L.xdpQuery(ifindex);
-    const what = () => `detach XDP program from ifindex ${ifindex}`;
-    if (q.skbProgId) L.xdpDetach(ifindex, L.XDP_FLAGS_SKB_MODE, what);
-    if (q.drvProgId) L.xdpDetach(ifindex, L.XDP_FLAGS_DRV_MODE, what);
-    if (q.hwProgId) L.xdpDetach(ifindex, L.XDP_FLAGS_HW_MODE, what);
+    withKernelMessage(() => {
+      const q = L.xdpQuery(ifindex);
+      const what = () => `detach XDP program from ifindex ${ifindex}`;
+      if (q.skbProgId) L.xdpDetach(ifindex, L.XDP_FLAGS_SKB_MODE, what);
+      if (q.drvProgId) L.xdpDetach(ifindex, L.XDP_FLAGS_DRV_MODE, what);
+      if (q.hwProgId) L.xdpDetach(ifindex, L.XDP_FLAGS_HW_MODE, what);
+    });
   }
 
   /** Id of the XDP program attached to `ifindex` (native first, then generic), 0 if none. */
   static xdpAttachedId(ifindex: number): number {
-    const q = L.xdpQuery(ifindex);
+    const q = withKernelMessage(() => L.xdpQuery(ifindex));
     return q.progId || q.drvProgId || q.skbProgId || q.hwProgId;
   }
 
@@ -335,13 +345,15 @@ export class BpfProgram {
     const point = tcPoint(dir);
     const handle = opts.handle ?? 1;
     const priority = opts.priority ?? 1;
-    if (!L.tcQuery(ifindex, point, handle, priority)) return;
-    L.tcDetach(ifindex, point, handle, priority, () => `detach TC program from ${dir} of ifindex ${ifindex}`);
+    withKernelMessage(() => {
+      if (!L.tcQuery(ifindex, point, handle, priority)) return;
+      L.tcDetach(ifindex, point, handle, priority, () => `detach TC program from ${dir} of ifindex ${ifindex}`);
+    });
   }
 
   /** Id of the TC program at handle/priority, 0 if none. */
   static tcAttachedId(ifindex: number, dir: TcDir, opts: TcOptions = {}): number {
-    return L.tcQuery(ifindex, tcPoint(dir), opts.handle ?? 1, opts.priority ?? 1);
+    return withKernelMessage(() => L.tcQuery(ifindex, tcPoint(dir), opts.handle ?? 1, opts.priority ?? 1));
   }
 
   /** Attach to a cgroup v2 directory through a BPF link (sockops, cgroup/sock*, sock_addr ...). */
@@ -353,7 +365,7 @@ export class BpfProgram {
       throw new DifwError('DIFW_E_BPF_ATTACH', `Cannot open cgroup ${cgroupPath}: ${(e as Error).message}`, { cause: e });
     }
     try {
-      return new BpfLink(L.attachCgroup(this.handle(), fd, () => `attach BPF program ${this.name} to cgroup ${cgroupPath}`), `${this.name}@${cgroupPath}`);
+      return new BpfLink(withKernelMessage(() => L.attachCgroup(this.handle(), fd, () => `attach BPF program ${this.name} to cgroup ${cgroupPath}`)), `${this.name}@${cgroupPath}`);
     } finally {
       closeSync(fd);
     }
@@ -363,17 +375,17 @@ export class BpfProgram {
   attachTracepoint(category: string, name: string): BpfLink {
     // libbpf resolves the tracepoint id through tracefs; say so when tracefs is not mounted.
     const hint = tracefsMounted() ? '' : ' (tracefs is not mounted at /sys/kernel/tracing; raw tracepoints do not need it)';
-    return new BpfLink(L.attachTracepoint(this.handle(), category, name, () => `attach BPF program ${this.name} to tracepoint ${category}/${name}${hint}`), `${this.name}@${category}/${name}`);
+    return new BpfLink(withKernelMessage(() => L.attachTracepoint(this.handle(), category, name, () => `attach BPF program ${this.name} to tracepoint ${category}/${name}${hint}`)), `${this.name}@${category}/${name}`);
   }
 
   /** Attach to a raw tracepoint by name. */
   attachRawTracepoint(name: string): BpfLink {
-    return new BpfLink(L.attachRawTracepoint(this.handle(), name, () => `attach BPF program ${this.name} to raw tracepoint ${name}`), `${this.name}@raw:${name}`);
+    return new BpfLink(withKernelMessage(() => L.attachRawTracepoint(this.handle(), name, () => `attach BPF program ${this.name} to raw tracepoint ${name}`)), `${this.name}@raw:${name}`);
   }
 
   /** Attach by section name (tp/..., raw_tp/..., tp_btf/..., fentry/..., kprobe/...). */
   attach(): BpfLink {
-    return new BpfLink(L.attachAuto(this.handle(), () => `attach BPF program ${this.name} (section ${this.section})`), this.name);
+    return new BpfLink(withKernelMessage(() => L.attachAuto(this.handle(), () => `attach BPF program ${this.name} (section ${this.section})`)), this.name);
   }
 
   /**

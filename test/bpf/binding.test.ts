@@ -241,6 +241,19 @@ test('maps pinned by name are adopted by the next open with the same pinRoot', (
   assert.throws(() => BpfMap.openPinned(join(pinDir, 'missing')), (e: unknown) => isDifwError(e, 'DIFW_E_BPF_MAP') && /No such file/.test((e as Error).message));
 });
 
+test('a pinned map that does not match the object is reported by name', (t) => {
+  if (skipUnlessBpf(t, NEEDS)) return;
+  const pinDir = makePinDir('tb');
+  t.after(() => removePinDir(pinDir));
+  const a = BpfObject.open(OBJ, { pinRoot: makePinDirOnce(t) });
+  t.after(() => a.close());
+  a.load();
+  a.map('kv').pin(join(pinDir, 'tb_pinned')); // value size 8 where tb_pinned has 4
+  const b = BpfObject.open(OBJ, { pinRoot: pinDir });
+  t.after(() => b.close());
+  assert.throws(() => b.load(), (e: unknown) => isDifwError(e, 'DIFW_E_BPF_LOAD') && new RegExp(`map pinned at ${join(pinDir, 'tb_pinned')} does not match`).test((e as Error).message));
+});
+
 test('a verifier rejection is one DIFW_E_BPF_LOAD error quoting the verifier log', (t) => {
   if (skipUnlessBpf(t, NEEDS)) return;
   const obj = BpfObject.open(BAD);
@@ -375,6 +388,7 @@ test('cgroup link: attach, pin (survives the handle), unpin and destroy', (t) =>
   mkSockets();
   assert.equal(read() - c0, 3n, 'pinned link outlives its handle');
 
+  assert.throws(() => BpfMap.openPinned(linkPath), (e: unknown) => isDifwError(e, 'DIFW_E_BPF_MAP') && /not a map/.test((e as Error).message));
   const again = BpfLink.openPinned(linkPath);
   again.unpin();
   again.destroy();
