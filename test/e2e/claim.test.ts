@@ -10,7 +10,7 @@
  *     veth ingress and sharing that node's maps) reports OK for the stamped handshakes and
  *     NONE for a connection made from outside the pod cgroups.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -132,47 +132,89 @@ function runIn(ns: string, cgroupDir: string | undefined, argv: string[], timeou
   return execFileSync(cmd!, args, { stdio: 'pipe', timeout: timeoutMs }).toString();
 }
 
-test('TCP handshakes carry claims that verify in TS and in the kernel', async (t) => {
-  const why = skipReason();
-  if (why) {
-    t.skip(why);
-    return;
+/** Results of the in-kernel verifier observing one veth end (pinned claim_test_out). */
+function readObserver(pin: string) {
+  const m = BpfMap.openPinned(pin);
+  try {
+    const v = m.lookup(Buffer.alloc(4));
+    assert.ok(v, `observer map ${pin} has its entry`);
+    const o = testOut.decode(v);
+    return { count: Number(o.count), identity: o.identity, per: o.per_result.map(Number) };
+  } finally {
+    m.close();
   }
+}
+
+interface TwoNodes {
+  nsC: string;
+  nsS: string;
+  ifS: string;
+  cgClient: string;
+  cgServer: string;
+  pinBase: string;
+  outA: string;
+  outB: string;
+  work: string;
+  procs: ChildProcess[];
+  secret: Buffer;
+  dpA: ClaimDatapath;
+  dpB: ClaimDatapath;
+}
+
+/**
+ * Two "nodes": client netns + node-1 claim datapath (cgroup node1, pod cgroup node1/client),
+ * server netns + node-2 claim datapath (node2, node2/server), a veth between the namespaces,
+ * and the in-kernel verifier observing ingress on both veth ends. Everything is removed by
+ * t.after, in reverse order of creation.
+ */
+async function twoNodes(t: TestContext, suffix: string): Promise<TwoNodes> {
+  const cleanups: (() => void)[] = [];
+  t.after(() => {
+    for (const f of cleanups.reverse()) {
+      try {
+        f();
+      } catch { /* best effort: keep cleaning */ }
+    }
+  });
   ensureBpffs();
-  const tag = String(process.pid % 100000);
+  const tag = `${process.pid % 10000}${suffix}`;
   const nsC = `tk-c${tag}`;
   const nsS = `tk-s${tag}`;
   const ifC = `tkc${tag}`;
   const ifS = `tks${tag}`;
-  const cgBase = join(cgroup2Root(), `tk-${process.pid}`);
+  const cgBase = join(cgroup2Root(), `tk-${process.pid}${suffix}`);
   const cgNodeA = join(cgBase, 'node1');
   const cgNodeB = join(cgBase, 'node2');
   const cgClient = join(cgNodeA, 'client');
   const cgServer = join(cgNodeB, 'server');
-  const pinBase = join(BPFFS_ROOT, `tk-e2e-${process.pid}`);
+  const pinBase = join(BPFFS_ROOT, `tk-e2e-${process.pid}${suffix}`);
   const pinA = join(pinBase, 'node1');
   const pinB = join(pinBase, 'node2');
   const work = mkdtempSync(join(tmpdir(), 'tk-claim-'));
   const procs: ChildProcess[] = [];
 
-  t.after(() => {
-    for (const p of procs) if (p.exitCode === null && p.pid) {
-      try {
-        process.kill(p.pid, 'SIGKILL');
-      } catch { /* gone */ }
-    }
-    for (const ns of [nsC, nsS]) {
-      try {
-        sh('ip', ['netns', 'del', ns]);
-      } catch { /* not there */ }
-    }
+  cleanups.push(() => rmSync(work, { recursive: true, force: true }));
+  cleanups.push(() => rmSync(pinBase, { recursive: true, force: true }));
+  cleanups.push(() => {
     for (const d of [cgClient, cgServer, cgNodeA, cgNodeB, cgBase]) {
       try {
         rmdirSync(d);
       } catch { /* not there or busy */ }
     }
-    rmSync(pinBase, { recursive: true, force: true });
-    rmSync(work, { recursive: true, force: true });
+  });
+  cleanups.push(() => {
+    for (const ns of [nsC, nsS]) {
+      try {
+        sh('ip', ['netns', 'del', ns]);
+      } catch { /* not there */ }
+    }
+  });
+  cleanups.push(() => {
+    for (const p of procs) if (p.exitCode === null && p.pid) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch { /* gone */ }
+    }
   });
 
   // Topology.
@@ -190,9 +232,9 @@ test('TCP handshakes carry claims that verify in TS and in the kernel', async (t
   // Two nodes' claim datapaths.
   const secret = newClusterSecret();
   const dpA = ClaimDatapath.load({ pinDir: pinA, objDir: OBJDIR });
-  t.after(() => dpA.close());
+  cleanups.push(() => dpA.close());
   const dpB = ClaimDatapath.load({ pinDir: pinB, objDir: OBJDIR });
-  t.after(() => dpB.close());
+  cleanups.push(() => dpB.close());
   dpA.attachCgroup(cgNodeA);
   dpB.attachCgroup(cgNodeB);
   for (const [dp, self, peer, local, localId, peerId, peerAddrs] of [
@@ -212,6 +254,18 @@ test('TCP handshakes carry claims that verify in TS and in the kernel', async (t
   const outB = join(pinBase, 'out_server');
   runIn(nsC, undefined, [process.execPath, OBSERVER, FIXTURE, pinA, ifC, outA], 15_000);
   runIn(nsS, undefined, [process.execPath, OBSERVER, FIXTURE, pinB, ifS, outB], 15_000);
+
+  return { nsC, nsS, ifS, cgClient, cgServer, pinBase, outA, outB, work, procs, secret, dpA, dpB };
+}
+
+test('TCP handshakes carry claims that verify in TS and in the kernel', async (t) => {
+  const why = skipReason();
+  if (why) {
+    t.skip(why);
+    return;
+  }
+  ensureBpffs();
+  const { nsS, nsC, ifS, cgClient, cgServer, outA, outB, work, procs, secret, dpA, dpB } = await twoNodes(t, 'a');
 
   // Capture on the server side.
   const pcap = join(work, 'cap.pcap');
@@ -271,23 +325,13 @@ test('TCP handshakes carry claims that verify in TS and in the kernel', async (t
   for (const p of others) assert.equal(findClaimOption(p.options), undefined, 'no claim after the handshake');
 
   // 2. The kernel verifiers.
-  const read = (pin: string) => {
-    const m = BpfMap.openPinned(pin);
-    try {
-      const v = m.lookup(Buffer.alloc(4));
-      assert.ok(v);
-      return testOut.decode(v);
-    } finally {
-      m.close();
-    }
-  };
-  const srv = read(outB);
-  const cli = read(outA);
-  t.diagnostic(`server-side verifier: ${JSON.stringify(srv.per_result.map(Number))}; client-side: ${JSON.stringify(cli.per_result.map(Number))}`);
-  assert.equal(Number(srv.per_result[ClaimResult.OK]), 3, 'server node verified the 3 stamped SYNs');
-  assert.equal(Number(srv.per_result[ClaimResult.NONE]), 1, 'server node saw 1 unstamped SYN');
-  assert.equal(Number(srv.count), 4);
-  assert.equal(Number(cli.per_result[ClaimResult.OK]), 4, 'client node verified the 4 SYN-ACKs');
+  const srv = readObserver(outB);
+  const cli = readObserver(outA);
+  t.diagnostic(`server-side verifier: ${JSON.stringify(srv.per)}; client-side: ${JSON.stringify(cli.per)}`);
+  assert.equal(srv.per[ClaimResult.OK], 3, 'server node verified the 3 stamped SYNs');
+  assert.equal(srv.per[ClaimResult.NONE], 1, 'server node saw 1 unstamped SYN');
+  assert.equal(srv.count, 4);
+  assert.equal(cli.per[ClaimResult.OK], 4, 'client node verified the 4 SYN-ACKs');
   assert.equal(cli.identity, SERVER_ID);
   const sa = dpA.stats();
   const sb = dpB.stats();
@@ -295,4 +339,101 @@ test('TCP handshakes carry claims that verify in TS and in the kernel', async (t
   assert.equal(sb.STAMP_SYNACK, 4);
   assert.equal(sb.VERIFY_OK, 3);
   assert.equal(sa.VERIFY_OK, 4);
+});
+
+const ECHO_SERVER_PY = `
+import socket, sys, threading
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], ${PORT}))
+s.listen(16)
+s.settimeout(60)
+print("listening", flush=True)
+def serve(c):
+    c.settimeout(60)
+    while True:
+        d = c.recv(100)
+        if not d:
+            break
+        c.sendall(b"beer:" + d)
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+`;
+
+/** A long-lived connection: each stdin line is sent, the answer printed. */
+const LONG_CLIENT_PY = `
+import socket, sys
+s = socket.create_connection((sys.argv[1], ${PORT}), timeout=10)
+print("connected", flush=True)
+for line in sys.stdin:
+    s.sendall(line.strip().encode())
+    print(s.recv(100).decode(), flush=True)
+`;
+
+test('key rotation: no established connection is dropped, every handshake verifies', async (t) => {
+  const why = skipReason();
+  if (why) {
+    t.skip(why);
+    return;
+  }
+  const { nsS, nsC, cgClient, cgServer, outA, outB, work, procs, secret, dpA, dpB } = await twoNodes(t, 'b');
+  writeFileSync(join(work, 'server.py'), ECHO_SERVER_PY);
+  writeFileSync(join(work, 'long.py'), LONG_CLIENT_PY);
+  writeFileSync(join(work, 'client.py'), CLIENT_PY);
+  const [scmd, ...sargs] = inNs(nsS, cgServer, ['python3', join(work, 'server.py'), V4.server]);
+  const server = spawn(scmd!, sargs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(server);
+  await waitForLine(server, 'stdout', /listening/, 10_000);
+
+  const [lcmd, ...largs] = inNs(nsC, cgClient, ['python3', join(work, 'long.py'), V4.server]);
+  const long = spawn(lcmd!, largs, { stdio: ['pipe', 'pipe', 'pipe'] });
+  procs.push(long);
+  await waitForLine(long, 'stdout', /connected/, 10_000);
+  let longOut = '';
+  long.stdout!.on('data', (d: Buffer) => (longOut += d.toString()));
+  const say = async (word: string) => {
+    long.stdin!.write(`${word}\n`);
+    const until = Date.now() + 5000;
+    while (!longOut.includes(`beer:${word}`)) {
+      assert.ok(Date.now() < until, `long-lived connection answered ${word} (got ${JSON.stringify(longOut)})`);
+      await sleep(20);
+    }
+  };
+  const connect = () => assert.match(runIn(nsC, cgClient, ['python3', join(work, 'client.py'), V4.server], 20_000), /done/);
+  const both = [
+    { dp: dpA, self: CLIENT_NODE },
+    { dp: dpB, self: SERVER_NODE },
+  ];
+  const keys = (self: number, epochs: number[]) => nodeKeyring(secret, self, [CLIENT_NODE, SERVER_NODE], epochs);
+  const NEXT = EPOCH + 1;
+
+  await say('before');
+  connect();
+  // 1. Keys of the next epoch everywhere, nobody stamps with it yet.
+  for (const n of both) n.dp.installKeys(keys(n.self, [EPOCH, NEXT]));
+  connect();
+  // 2. Half-way: the client's node switched, the server's not yet. Both directions verify.
+  dpA.setEpoch(NEXT);
+  connect();
+  await say('halfway');
+  dpB.setEpoch(NEXT);
+  connect();
+  // 3. The old epoch is gone everywhere.
+  for (const n of both) n.dp.installKeys(keys(n.self, [NEXT]));
+  assert.deepEqual(dpA.keyIds().map((k) => k.epoch).sort(), [NEXT, NEXT]);
+  connect();
+  await say('after');
+
+  const srv = readObserver(outB);
+  const cli = readObserver(outA);
+  t.diagnostic(`server-side verifier: ${JSON.stringify(srv.per)}; client-side: ${JSON.stringify(cli.per)}`);
+  // 1 long-lived + 5 short connections, each verified on both nodes, nothing rejected.
+  assert.equal(srv.per[ClaimResult.OK], 6, 'every SYN verified on the server node');
+  assert.equal(cli.per[ClaimResult.OK], 6, 'every SYN-ACK verified on the client node');
+  assert.equal(srv.count, 6);
+  assert.equal(cli.count, 6);
+  assert.equal(dpA.config().sendEpoch, NEXT);
+  long.stdin!.end();
 });
