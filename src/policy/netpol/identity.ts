@@ -1,8 +1,8 @@
 /**
  * Identities: a workload's identity is its identity-relevant label set, i.e. all of its pod
  * labels plus all labels of its namespace (with `kubernetes.io/metadata.name` always present).
- * The canonical form is the sorted list of lines `key=value` (pod labels) and `ns:key=value`
- * (namespace labels); label keys cannot contain ':' so the two groups cannot collide.
+ * The canonical form is the JSON text of [pod label pairs sorted by key, namespace label pairs
+ * sorted by key]: unambiguous whatever the label text is.
  *
  * Number: SHA-256 of the canonical form, first 4 bytes, folded into [256, 2^31). The same label
  * set gets the same number on every node and after every restart, with no coordination. The
@@ -24,12 +24,10 @@ export const ID_WORLD = 2;
 export const ID_FIRST_ALLOCATED = 256;
 export const ID_CIDR_BASE = 0x80000000;
 
+const sortedPairs = (l: Labels) => Object.entries(l).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
 export function canonicalLabels(podLabels: Labels, nsLabels: Labels): string {
-  const lines = [
-    ...Object.entries(podLabels).map(([k, v]) => `${k}=${v}`),
-    ...Object.entries(nsLabels).map(([k, v]) => `ns:${k}=${v}`),
-  ];
-  return lines.sort().join('\n');
+  return JSON.stringify([sortedPairs(podLabels), sortedPairs(nsLabels)]);
 }
 
 export function hashIdentity(canonical: string, salt = 0): number {

@@ -13,7 +13,12 @@ import { DifwError } from '../../errors.js';
 import { parseCidr, cidrContains } from './cidr.js';
 
 const name = z.string().min(1).max(253);
-const labels = z.record(z.string(), z.string()).default({});
+// Label syntax as the API server validates it: [DNS-subdomain prefix '/'] name, name and value
+// at most 63 characters of [A-Za-z0-9-_.], alphanumeric at both ends (values may be empty).
+const LABEL_NAME = '[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?';
+const labelKey = z.string().regex(new RegExp(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?${LABEL_NAME}$`), 'invalid label key');
+const labelValue = z.string().regex(new RegExp(`^(${LABEL_NAME})?$`), 'invalid label value');
+const labels = z.record(labelKey, labelValue).default({});
 
 export const LabelSelectorRequirement = z
   .object({
