@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { BpfObject, BpfProgram, TypedMap, u32 } from '../../src/bpf/index.js';
 import { struct, u64, array } from '../../src/bpf/codec.js';
+import { measureClaimVerify } from '../../src/identity/bench.js';
 import { ClaimDatapath } from '../../src/identity/claims.js';
 import { newClusterSecret, nodeKeyring, pairKey } from '../../src/identity/keys.js';
 import { ClaimResult, claimMac, encodeClaimOption, type ClaimConn } from '../../src/identity/wire.js';
@@ -212,36 +213,12 @@ test('claim_verify packet table', async (t) => {
   });
 
   await t.test('verification cost (BPF_PROG_TEST_RUN)', (tt) => {
-    const c = conn();
-    const f = synWith(c);
-    const noReplay = fixture.program('claim_verify_noreplay_tc');
-    const repeat = 200_000;
-    const best = (prog: BpfProgram, frameFn: () => Buffer) => {
-      let min = Infinity;
-      for (let i = 0; i < 5; i++) {
-        const r = prog.testRun({ data: frameFn(), repeat });
-        min = Math.min(min, r.durationNs);
-      }
-      return min;
-    };
-    const fresh = fixture.program('claim_verify_fresh_tc');
-    const base = fixture.program('claim_observe_tc');
-    assert.equal(noReplay.testRun({ data: f }).retval, ClaimResult.OK);
-    assert.equal(fresh.testRun({ data: f, repeat: 3 }).retval, ClaimResult.OK);
-    const nsVerify = best(noReplay, () => f);
-    // Accept path: every run inserts a new replay-cache entry (the LRU recycles its oldest).
-    const nsAccept = best(fresh, () => f);
-    // Replay path: the first run of a batch accepts, the others find the claim in the cache.
-    const nsReplay = best(verify, () => synWith(conn()));
-    const plain = frame(conn(), linuxSynOptions());
-    const nsNone = best(verify, () => plain);
-    // Harness floor: a non-TCP frame makes the program return before claim_verify.
-    const nsFloor = best(base, () => Buffer.alloc(64));
-    const msg = `claim_verify ns/SYN (BPF_PROG_TEST_RUN, min of 5 x ${repeat}): accept ${nsAccept}, ` +
-      `replay-rejected ${nsReplay}, no replay cache ${nsVerify}, unstamped SYN ${nsNone}, test-run floor ${nsFloor}`;
+    const c = measureClaimVerify({ objDir: OBJDIR, fixture: FIXTURE, pinDir: `${pinDir}-cost` });
+    t.after(() => rmSync(`${pinDir}-cost`, { recursive: true, force: true }));
+    const msg = `claim_verify ns/SYN (BPF_PROG_TEST_RUN, min of ${c.runs} x ${c.repeat}): accept ${c.acceptNs}, ` +
+      `replay-rejected ${c.replayNs}, no replay cache ${c.noReplayNs}, unstamped SYN ${c.unstampedNs}, test-run floor ${c.floorNs}`;
     tt.diagnostic(msg);
-    console.log(`# ${msg}`);
-    assert.ok(nsAccept <= 300, `accepting a claim takes ${nsAccept} ns (target 300)`);
-    assert.ok(nsReplay <= 300, `rejecting a replay takes ${nsReplay} ns (target 300)`);
+    assert.ok(c.acceptNs <= 300, `accepting a claim takes ${c.acceptNs} ns (target 300)`);
+    assert.ok(c.replayNs <= 300, `rejecting a replay takes ${c.replayNs} ns (target 300)`);
   });
 });
