@@ -212,6 +212,27 @@ test('claim_verify packet table', async (t) => {
     assert.equal(run(verify, synWith(conn(), { epoch: EPOCH - 1 })).result, ClaimResult.UNKNOWN_NODE, 'removed epoch key');
   });
 
+  await t.test('ClaimDatapath keeps exactly the installed keys and reads back its config', () => {
+    const before = dp.config();
+    assert.deepEqual(before, { nodeId: SELF, sendEpoch: EPOCH, stamp: true });
+    dp.installKeys(nodeKeyring(secret, SELF, [SENDER], [EPOCH, EPOCH + 1]));
+    assert.deepEqual(dp.keyIds().map((k) => `${k.node}/${k.epoch}`).sort(), [`${SELF}/${EPOCH}`, `${SELF}/${EPOCH + 1}`, `${SENDER}/${EPOCH}`, `${SENDER}/${EPOCH + 1}`].sort());
+    dp.installKeys(nodeKeyring(secret, SELF, [SENDER], [EPOCH + 1]), { sendEpoch: EPOCH + 1 });
+    assert.deepEqual(dp.keyIds().map((k) => k.epoch), [EPOCH + 1, EPOCH + 1]);
+    assert.equal(dp.config().sendEpoch, EPOCH + 1);
+    // A claim of the now-previous epoch has no key any more.
+    assert.equal(run(verify, synWith(conn(), { epoch: EPOCH })).result, ClaimResult.UNKNOWN_NODE);
+    assert.equal(run(verify, synWith(conn(), { epoch: EPOCH + 1 })).result, ClaimResult.OK);
+    assert.throws(() => dp.installKeys([{ node: SENDER, epoch: EPOCH, key: Buffer.alloc(8) }]), /16/);
+    assert.throws(() => dp.setNode(0), /node id/);
+    dp.setLocalIdentity(12345n, 777);
+    assert.equal(dp.deleteLocal(12345n), true);
+    assert.equal(dp.deleteLocal(12345n), false);
+    dp.setPeer('2001:db8::7', SENDER);
+    assert.equal(dp.deletePeer('2001:db8::7'), true);
+    dp.installKeys(nodeKeyring(secret, SELF, [SENDER, SELF], [EPOCH - 1, EPOCH, EPOCH + 1, EPOCH - 3]), { sendEpoch: EPOCH });
+  });
+
   await t.test('verification cost (BPF_PROG_TEST_RUN)', (tt) => {
     const c = measureClaimVerify({ objDir: OBJDIR, fixture: FIXTURE, pinDir: `${pinDir}-cost` });
     t.after(() => rmSync(`${pinDir}-cost`, { recursive: true, force: true }));
