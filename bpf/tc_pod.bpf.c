@@ -180,7 +180,18 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 	int synack = tcp && (fl & (POD_TH_SYN | POD_TH_ACK)) == (POD_TH_SYN | POD_TH_ACK);
 
 	ct = bpf_map_lookup_elem(&pod_ct, &ck);
+	if (ct && syn && (ct->isn != p.seq || (ct->flags & POD_CT_OPEN))) {
+		/* A new connection on the addresses and ports of an old flow, or a replay of its SYN
+		 * after the handshake: judge it afresh (a replayed claim is rejected there). */
+		bpf_map_delete_elem(&pod_ct, &ck);
+		ct = NULL;
+	}
 	if (ct) {
+		if (syn)
+			return TC_ACT_OK; /* retransmission of the SYN this entry was created for */
+		if (tcp && !(ct->flags & (POD_CT_OPEN | POD_CT_PENDING)) &&
+		    (to_pod ? !(ct->flags & POD_CT_EGRESS) : (ct->flags & POD_CT_EGRESS)))
+			ct->flags |= POD_CT_OPEN; /* the initiator moved past its SYN */
 		if (ct->flags & POD_CT_PENDING) {
 			if (to_pod && synack) {
 				/* The server's claim decides the client's egress, before the handshake completes. */
@@ -199,8 +210,8 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 				ct->flags = POD_CT_EGRESS | pp.ctflags;
 				return TC_ACT_OK;
 			}
-			if (!to_pod && (syn || (fl & POD_TH_RST)))
-				return TC_ACT_OK; /* SYN retransmission, or the client giving up */
+			if (!to_pod && (fl & POD_TH_RST))
+				return TC_ACT_OK; /* the client giving up */
 			pod_emit(&ck, ep.identity, ct->peer, rev, to_pod ? POD_DIR_INGRESS : POD_DIR_EGRESS, POD_EV_DROP, POD_R_PENDING, 0, 0);
 			return TC_ACT_SHOT;
 		}
@@ -225,6 +236,7 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 	nv.revision = rev;
 	nv.svc_port = bpf_ntohs(p.dport);
 	nv.created_ns = bpf_ktime_get_ns();
+	nv.isn = p.seq;
 	if (tcp) {
 		if (!to_pod && syn) {
 			nv.flags = POD_CT_EGRESS | POD_CT_PENDING;
@@ -246,9 +258,11 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 			bpf_map_update_elem(&pod_ct, &ck, &nv, BPF_ANY);
 			return TC_ACT_OK;
 		}
-		/* A TCP packet of a flow we never saw open (or whose entry was evicted): only a pod
-		 * isolated in no direction accepts it; its identity cannot be known mid-stream. */
-		if (ep.flags & (POD_ISO_INGRESS | POD_ISO_EGRESS)) {
+		/* A TCP packet of a flow we never saw open (or whose entry was evicted or revoked):
+		 * its peer cannot be identified mid-stream, so only a pod with no isolation and no deny
+		 * rule accepts it. A SYN-ACK without a pending entry is never accepted (the client's SYN
+		 * always creates one), so a denied SYN-ACK cannot get through on a retransmission. */
+		if (synack || (ep.flags & (POD_ISO_INGRESS | POD_ISO_EGRESS | POD_EP_HAS_DENY))) {
 			pod_emit(&ck, ep.identity, POD_ID_UNKNOWN, rev, to_pod ? POD_DIR_INGRESS : POD_DIR_EGRESS, POD_EV_DROP,
 				 synack ? POD_R_SYNACK : POD_R_NO_CT, 0, 0);
 			return TC_ACT_SHOT;

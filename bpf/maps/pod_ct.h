@@ -13,6 +13,7 @@
 #define POD_CT_BOUND 0x8      /* TCP: the verified claim matched the peer address's pod identity */
 #define POD_CT_VERIFIED 0x10  /* TCP: identity from a verified claim */
 #define POD_CT_HOST 0x20      /* peer is this node (host entity) */
+#define POD_CT_OPEN 0x40      /* TCP: the initiator sent a non-SYN packet: a later SYN is a new connection */
 
 struct pod_ct_key {
 	__u32 ifindex;
@@ -29,7 +30,8 @@ struct pod_ct_val {
 	__u32 peer;       /* peer identity the flow was judged with */
 	__u16 flags;      /* POD_CT_* */
 	__u16 svc_port;   /* host order: the service (destination) port of the flow */
-	__u32 _pad;
+	__u32 isn;        /* TCP: sequence number of the opening SYN (host order), to tell a
+			   * retransmission from a new connection on the same addresses and ports */
 	__u64 created_ns;
 };
 

@@ -10,6 +10,7 @@
 #define POD_ISO_EGRESS 0x2
 #define POD_ISO_AUDIT_INGRESS 0x4 /* isolated for ingress by an audit-mode policy */
 #define POD_ISO_AUDIT_EGRESS 0x8
+#define POD_EP_HAS_DENY 0x10      /* some enforced deny rule applies to this pod */
 
 struct pod_ep_key {
 	__u32 ifindex;

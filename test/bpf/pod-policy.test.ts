@@ -168,6 +168,22 @@ test('pod policy datapath packet tables', async (t) => {
     assert.equal(run(to, seg(OTHER_IP, SERVER_IP, 5555, 80)), SHOT, 'ACK without a handshake');
   });
 
+  await t.test('SYN retransmission passes; the same SYN replayed after the handshake, or a new ISN on the same ports, is judged afresh', () => {
+    const c = conn(CLIENT_IP, SERVER_IP, 80);
+    const f = syn(c, clientId);
+    assert.equal(run(to, f), OK);
+    assert.equal(run(to, f), OK, 'retransmission before the handshake completes');
+    assert.equal(run(to, seg(CLIENT_IP, SERVER_IP, c.sport, 80)), OK, "client's ACK");
+    assert.equal(run(to, f), SHOT, 'byte-for-byte replay after the handshake: claim replay = world');
+    // a genuinely new connection on the same ports (new ISN, fresh claim) is allowed
+    const c2 = { ...c, isn: (c.isn + 100000) >>> 0 };
+    assert.equal(run(to, syn(c2, clientId)), OK);
+    // ... and a new ISN without a claim on the ports of an allowed flow is not
+    const c3 = { ...c, isn: (c.isn + 200000) >>> 0 };
+    assert.equal(run(to, seg(CLIENT_IP, SERVER_IP, c.sport, 80)), OK);
+    assert.equal(run(to, syn(c3)), SHOT);
+  });
+
   await t.test('UDP: address-derived identity, replies pass, events marked address-derived', async () => {
     await resetEvents();
     assert.equal(run(to, udpFrame(CLIENT_IP, SERVER_IP, 4000, 53)), OK);
@@ -190,6 +206,7 @@ test('pod policy datapath packet tables', async (t) => {
     const synack = (c: ClaimConn, identity: number | undefined) =>
       tcpFrame({ saddr: c.saddr, daddr: c.daddr, sport: c.sport, dport: c.dport, seq: c.isn, ack: c.peerIsn + 1, flags: SYNACK, options: identity === undefined ? linuxSynOptions() : Buffer.concat([linuxSynOptions(), claimOpt(c, identity)]) });
     assert.equal(run(to, synack(sa, clientId)), OK, 'verified server identity allowed');
+    assert.equal(run(to, synack(sa, clientId)), OK, 'SYN-ACK retransmission');
     assert.equal(run(from, seg(SERVER_IP, CLIENT_IP, good.sport, 8080)), OK, 'established');
 
     const bad = conn(SERVER_IP, OTHER_IP, 8080);
@@ -197,14 +214,16 @@ test('pod policy datapath packet tables', async (t) => {
     await resetEvents();
     const sb: ClaimConn = { saddr: OTHER_IP, daddr: SERVER_IP, sport: 8080, dport: bad.sport, isn: (isn += 7919) >>> 0, peerIsn: bad.isn, synack: true };
     assert.equal(run(to, synack(sb, otherId)), SHOT, 'verified other identity: egress denies');
+    assert.equal(run(to, synack(sb, otherId)), SHOT, 'and its retransmission (no pending entry any more)');
     // an attacker answering for x/client's address without its claim is world
     const spoof = conn(SERVER_IP, CLIENT_IP, 8080);
     assert.equal(run(from, syn(spoof)), OK);
     const ss: ClaimConn = { saddr: CLIENT_IP, daddr: SERVER_IP, sport: 8080, dport: spoof.sport, isn: 99, peerIsn: spoof.isn, synack: true };
     assert.equal(run(to, synack(ss, undefined)), SHOT, 'SYN-ACK without claim from an allowed address');
     await settle();
-    assert.equal(events.length, 2);
+    assert.equal(events.length, 3);
     assert.equal(events[0]!.direction, 'egress');
+    assert.equal(events[1]!.reason, 'unsolicited-synack');
     assert.equal(events[0]!.peerIdentity, otherId);
   });
 

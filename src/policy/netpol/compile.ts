@@ -50,7 +50,7 @@ export const BLOCK_SHIFT = 8;
 /** Policy entry bits. */
 export const BIT = { ALLOW: 1, DENY: 2, AUDIT_ALLOW: 4, AUDIT_DENY: 8 } as const;
 /** Endpoint isolation bits. */
-export const ISO = { INGRESS: 1, EGRESS: 2, AUDIT_INGRESS: 4, AUDIT_EGRESS: 8 } as const;
+export const ISO = { INGRESS: 1, EGRESS: 2, AUDIT_INGRESS: 4, AUDIT_EGRESS: 8, HAS_DENY: 0x10 } as const;
 /** ipcache entry flags. */
 export const IPC = { POD: 1, HOST: 2 } as const;
 
@@ -249,6 +249,7 @@ export function compileNode(objects: readonly ClusterObject[], nodeName: string,
       if (pol.namespace !== pod.namespace || !matchSelector(pol.podSelector, pod.labels)) continue;
       if (pol.ingress.isolates) flags |= pol.audit ? ISO.AUDIT_INGRESS : ISO.INGRESS;
       if (pol.egress.isolates) flags |= pol.audit ? ISO.AUDIT_EGRESS : ISO.EGRESS;
+      if (!pol.audit && [...pol.ingress.rules, ...pol.egress.rules].some((r) => r.action === 'deny')) flags |= ISO.HAS_DENY;
       compileDirection(c, cidrs, out, pol, 'ingress', pod, ep);
       compileDirection(c, cidrs, out, pol, 'egress', pod, ep);
     }

@@ -60,7 +60,7 @@ export const podCtVal = struct('pod_ct_val', [
   ['peer', u32],
   ['flags', u16],
   ['svc_port', u16],
-  ['_pad', u32],
+  ['isn', u32],
   ['created_ns', u64],
 ] as const);
 
@@ -89,7 +89,7 @@ export const podHeaders = ['maps/pod.h'];
 /** Policy key flags byte: direction bit 0, port kind bits 1-2, generation bit 7. */
 export const policyFlags = (dir: number, kind: number, gen: number) => (dir & 1) | ((kind & 3) << 1) | ((gen & 1) << 7);
 
-export const CT = { EGRESS: 0x1, PENDING: 0x2, ADDR: 0x4, BOUND: 0x8, VERIFIED: 0x10, HOST: 0x20 } as const;
+export const CT = { EGRESS: 0x1, PENDING: 0x2, ADDR: 0x4, BOUND: 0x8, VERIFIED: 0x10, HOST: 0x20, OPEN: 0x40 } as const;
 export const EV = { DROP: 1, AUDIT: 2 } as const;
 export const REASON = { 1: 'policy', 2: 'revoked', 3: 'no-conntrack', 4: 'unsolicited-synack', 5: 'pending' } as Record<number, string>;
 export const EVF = { ADDR: 0x1, VERIFIED: 0x2 } as const;
