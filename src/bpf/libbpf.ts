@@ -761,12 +761,12 @@ export interface FdWatch {
 
 /**
  * Call `onReadable` on the main thread whenever `fd` is readable, through libuv's poll watcher
- * (koffi.node.poll): no thread blocks and the event loop is never held. The watcher does not
- * keep the process alive (unref).
+ * (koffi.node.poll): no thread blocks and the event loop is never held. The watcher keeps the
+ * process alive only with `keepAlive`.
  */
-export function watchReadable(fd: number, onReadable: () => void): FdWatch {
+export function watchReadable(fd: number, onReadable: () => void, keepAlive = false): FdWatch {
   const h = koffi.node.poll(fd, { readable: true }, () => onReadable());
-  h.unref();
+  if (!keepAlive) h.unref();
   let stopped = false;
   return {
     stop() {

@@ -11,8 +11,10 @@
  * safety-net drain (every SAFETY_DRAIN_MS = 250 ms), which also covers an fd watch that could
  * not be created.
  *
- * stop() drains what is pending, removes the watcher and frees the consumer; a RingBuffer that
- * is never stopped does not keep the process alive (the watcher and timer are unref'd).
+ * stop() drains what is pending, removes the watcher and frees the consumer. By default a
+ * running RingBuffer does not keep the process alive (watcher and timer are unref'd, so a
+ * forgotten stop() cannot hang a process at exit); pass `keepAlive: true` when the ring buffer
+ * is the only thing a process waits on (e.g. a follow-the-log command).
  */
 import * as L from './libbpf.js';
 import type { BpfMap } from './map.js';
@@ -31,7 +33,10 @@ export class RingBuffer {
   #timer: NodeJS.Timeout | null = null;
   #delivered = 0;
 
-  constructor(map: BpfMap, onRecord: (rec: Buffer) => void, opts: { logger?: Logger } = {}) {
+  #keepAlive: boolean;
+
+  constructor(map: BpfMap, onRecord: (rec: Buffer) => void, opts: { logger?: Logger; keepAlive?: boolean } = {}) {
+    this.#keepAlive = opts.keepAlive ?? false;
     if (map.type !== MapType.RINGBUF) throw new DifwError('DIFW_E_BPF_MAP', `Cannot consume BPF map ${map.name} as a ring buffer: its type is ${map.type}`);
     this.map = map;
     this.#onRecord = onRecord;
@@ -58,12 +63,12 @@ export class RingBuffer {
       }
     });
     try {
-      this.#watch = L.watchReadable(this.#rb.epollFd, () => this.consume());
+      this.#watch = L.watchReadable(this.#rb.epollFd, () => this.consume(), this.#keepAlive);
     } catch (e) {
       this.#log.warn({ err: e, map: this.map.name }, 'cannot watch ring buffer fd; falling back to periodic drain');
     }
     this.#timer = setInterval(() => this.consume(), SAFETY_DRAIN_MS);
-    this.#timer.unref();
+    if (!this.#keepAlive) this.#timer.unref();
     this.consume();
   }
 

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import {
   BpfObject,
   BpfMap,
@@ -21,9 +22,11 @@ import {
   u32,
   u64,
   u16,
+  bytes,
 } from '../../src/bpf/index.js';
 import { isDifwError } from '../../src/errors.js';
 import {
+  REPO,
   FIXTURES,
   skipUnlessBpf,
   makePinDir,
@@ -166,6 +169,62 @@ test('batch update of 100k entries is fast; iteration and batch delete see them'
   assert.ok(kv.lookup(key32(3)));
   kv.clear();
   assert.equal([...kv.keys()].length, 0);
+});
+
+test('LPM trie: batch update, longest prefix match, capacity error', (t) => {
+  if (skipUnlessBpf(t, NEEDS)) return;
+  const { obj } = loadFixture(t);
+  const lpmKey = struct('lpm_v4', [['prefixlen', u32], ['addr', bytes(4)]] as const);
+  const m = obj.map('lpm');
+  assert.equal(m.type, MapType.LPM_TRIE);
+  const tm = new TypedMap(m, lpmKey, u32);
+  tm.setMany([
+    [{ prefixlen: 15, addr: Buffer.from([198, 18, 0, 0]) }, 1],
+    [{ prefixlen: 24, addr: Buffer.from([198, 18, 5, 0]) }, 2],
+    [{ prefixlen: 32, addr: Buffer.from([198, 18, 5, 7]) }, 3],
+  ]);
+  const find = (a: number[]) => tm.get({ prefixlen: 32, addr: Buffer.from(a) });
+  assert.equal(find([198, 18, 5, 7]), 3);
+  assert.equal(find([198, 18, 5, 8]), 2);
+  assert.equal(find([198, 19, 200, 1]), 1);
+  assert.equal(find([10, 0, 0, 1]), undefined);
+  assert.equal([...tm.keys()].length, 3);
+  m.deleteBatch([...m.keys()]);
+  assert.equal([...m.keys()].length, 0);
+  // more entries than max_entries: a clear error naming the map and the progress
+  const many = Array.from({ length: 300 }, (_, i) => [{ prefixlen: 32, addr: Buffer.from([198, 18, i >> 8, i & 255]) }, i] as [{ prefixlen: number; addr: Buffer }, number]);
+  assert.throws(() => tm.setMany(many), (e: unknown) => isDifwError(e, 'DIFW_E_BPF_MAP') && /Cannot (batch-)?update BPF map lpm \(256 of 300 entries written\)/.test((e as Error).message));
+});
+
+test('map types without batch ops fall back to per-entry updates (map-in-map)', (t) => {
+  if (skipUnlessBpf(t, NEEDS)) return;
+  const { obj } = loadFixture(t);
+  const outer = obj.map('outer');
+  assert.equal(outer.type, MapType.ARRAY_OF_MAPS);
+  const a = obj.map('inner_a');
+  const b = obj.map('inner_b');
+  a.update(key32(0), key32(111));
+  // values are inner map fds on update; lookups return the inner map ids
+  outer.updateBatch([key32(0), key32(3)], [key32(a.fd), key32(b.fd)]);
+  outer.updateBatch([key32(1)], [key32(a.fd)]); // second call goes straight to the fallback
+  const ids = [0, 1, 2, 3].map((i) => outer.lookup(key32(i))?.readUInt32LE(0));
+  assert.ok(ids[0]! > 0);
+  assert.equal(ids[1], ids[0]);
+  assert.equal(ids[2], undefined);
+  assert.ok(ids[3]! > 0 && ids[3] !== ids[0]);
+  assert.throws(() => outer.updateBatch([key32(2)], [key32(obj.map('kv').fd)]), (e: unknown) => isDifwError(e, 'DIFW_E_BPF_MAP') && /Cannot update BPF map outer \(0 of 1 entries written\): Invalid argument/.test((e as Error).message));
+});
+
+test('max_entries can be set before load', (t) => {
+  if (skipUnlessBpf(t, NEEDS)) return;
+  const obj = BpfObject.open(OBJ, { pinRoot: makePinDirOnce(t) });
+  t.after(() => obj.close());
+  obj.setMaxEntries('kv', 10);
+  obj.load();
+  const kv = obj.map('kv');
+  assert.equal(kv.maxEntries, 10);
+  assert.throws(() => kv.updateBatch(Array.from({ length: 11 }, (_, i) => key32(i)), Array.from({ length: 11 }, () => val64(1n))), (e: unknown) => isDifwError(e, 'DIFW_E_BPF_MAP'));
+  assert.throws(() => obj.setMaxEntries('kv', 20), (e: unknown) => isDifwError(e, 'DIFW_E_BPF_LOAD') && /already loaded/.test((e as Error).message));
 });
 
 test('TypedMap checks codec sizes and round-trips structs, setMany included', (t) => {
@@ -327,6 +386,36 @@ test('ring buffer delivers records through the event loop without blocking it', 
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(got.length, 21, 'no delivery after stop');
   assert.throws(() => new RingBuffer(obj.map('kv'), () => {}), (e: unknown) => isDifwError(e, 'DIFW_E_BPF_MAP'));
+});
+
+test('ring buffer: a running consumer neither crashes nor holds the process at exit; keepAlive does', (t) => {
+  if (skipUnlessBpf(t, NEEDS)) return;
+  const pinDir = makePinDirOnce(t);
+  const script = (keepAlive: boolean) => `
+    const { BpfObject, RingBuffer } = await import(${JSON.stringify(join(REPO, 'dist/src/bpf/index.js'))});
+    const o = BpfObject.open(${JSON.stringify(OBJ)}, { pinRoot: ${JSON.stringify(pinDir)} });
+    o.load();
+    let n = 0;
+    const rb = new RingBuffer(o.map('events'), () => n++, { keepAlive: ${keepAlive} });
+    rb.start();
+    const b = Buffer.alloc(60); b.writeUInt16BE(0x0800, 12); b[14] = 0x45; b[23] = 17;
+    o.program('xdp_verdict').testRun({ data: b });
+    setTimeout(() => {
+      process.stdout.write('records ' + n + '\\n');
+      // unref'd: fires only if something else (the ring buffer with keepAlive) holds the loop
+      setTimeout(() => { process.stdout.write('stopped\\n'); rb.stop(); o.close(); }, 300).unref();
+    }, 100);
+  `;
+  for (const keepAlive of [false, true]) {
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script(keepAlive)], { encoding: 'utf8', timeout: 20_000 });
+    const ms = Date.now() - t0;
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /records 1/);
+    assert.equal(/stopped/.test(r.stdout), keepAlive, `keepAlive=${keepAlive}: ${r.stdout}`);
+    t.diagnostic(`keepAlive=${keepAlive}: exited after ${ms} ms`);
+    assert.ok(ms < 15_000);
+  }
 });
 
 test('tracepoint link counts syscalls until destroyed', (t) => {
