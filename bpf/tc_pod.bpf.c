@@ -147,7 +147,7 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 	__u8 claim = 0, dir;
 	int audit = 0;
 
-	if (pod_parse(skb, &p) < 0)
+	if (pod_parse(skb, &p) < 0 || p.ndisc)
 		return TC_ACT_OK;
 	cfg = bpf_map_lookup_elem(&pod_config, &zero);
 	if (!cfg || !cfg->revision)

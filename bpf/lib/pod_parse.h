@@ -29,7 +29,7 @@ struct pod_pkt {
 	__u8 family;    /* 4 or 6 */
 	__u8 proto;
 	__u8 tcp_flags;
-	__u8 _pad;
+	__u8 ndisc;     /* ICMPv6 neighbour discovery (types 133-137): link plumbing, never policed */
 };
 
 static __always_inline void pod_map_v4(__u8 *dst, __u32 v4 /* network order */)
@@ -83,6 +83,7 @@ static __always_inline int pod_parse(struct __sk_buff *skb, struct pod_pkt *p)
 	p->l4_off = l4;
 	p->sport = p->dport = 0;
 	p->tcp_flags = 0;
+	p->ndisc = 0;
 	p->seq = p->ack_seq = 0;
 	if (later_frag)
 		return 0;
@@ -106,6 +107,7 @@ static __always_inline int pod_parse(struct __sk_buff *skb, struct pod_pkt *p)
 		if (bpf_skb_load_bytes(skb, l4, ic, 6) < 0)
 			return -1;
 		int echo = proto == IPPROTO_ICMP ? (ic[0] == 8 || ic[0] == 0) : (ic[0] == 128 || ic[0] == 129);
+		p->ndisc = proto == 58 && ic[0] >= 133 && ic[0] <= 137;
 		if (echo) {
 			__builtin_memcpy(&p->sport, ic + 4, 2);
 			p->dport = p->sport;
