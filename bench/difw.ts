@@ -32,17 +32,19 @@ function probe(): string | null {
   if (!existsSync(DIFW)) return 'bin/difw missing';
   if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) return 'CLI not built (dist/src/cli/main.js missing)';
   if (!existsSync(XDP_OBJ)) return 'datapath not built (build/xdp_ingress.bpf.o missing)';
-  const help = trySh(DIFW, ['--help'], { timeoutMs: 20_000 });
+  // `--help` prints ufw's own help text; difw's extra commands answer `<cmd> --help`.
+  const help = trySh(DIFW, ['batch', '--help'], { timeoutMs: 20_000 });
   const text = help.out + help.err;
-  if (!help.ok) return `bin/difw --help fails: ${text.trim().split('\n').slice(-1)[0] ?? ''}`.slice(0, 120);
-  if (!/\bbatch\b/.test(text)) return 'CLI has no "batch" command yet';
-  if (!/\benable\b/.test(text)) return 'CLI has no "enable" command yet';
+  if (!help.ok || !/--file/.test(text)) return `CLI has no working "batch -f" (${text.trim().split('\n').slice(-1)[0] ?? ''})`.slice(0, 160);
   return null;
 }
 
 export interface DifwSetup {
   /** id of the XDP program attached to the server veth. */
   xdpProgId: number;
+  /** Wall time of `difw --force enable` and of `difw batch -f` (ms). */
+  enableMs: number;
+  batchMs: number;
 }
 
 /**
@@ -60,15 +62,26 @@ export function difwSetup(p: Pair, lines: string[]): DifwSetup {
     trySh('rm', ['-rf', `/run/difw/bpffs/ns-${ino}`]);
     rmSync(file, { force: true });
   });
-  sh('load rules with difw batch', 'ip', ['netns', 'exec', p.srv, DIFW, 'batch', '-f', file], { timeoutMs: 300_000 });
+  // Enable first (agent up, empty rule set), then load all rules in one atomic batch: the batch
+  // returns once the agent has swapped the tables in.
+  let t = Date.now();
   sh('enable difw', 'ip', ['netns', 'exec', p.srv, DIFW, '--force', 'enable'], { timeoutMs: 300_000 });
+  const enableMs = Date.now() - t;
+  t = Date.now();
+  sh('load rules with difw batch', 'ip', ['netns', 'exec', p.srv, DIFW, 'batch', '-f', file], { timeoutMs: 300_000 });
+  const batchMs = Date.now() - t;
   const id = xdpProgId(p.srv, p.srvIf);
   if (id === null) throw new Error(`difw enabled but no XDP program is attached to ${p.srvIf}`);
-  return { xdpProgId: id };
+  return { xdpProgId: id, enableMs, batchMs };
 }
 
+/** Setup timings of the traffic-section namespaces, reported as extra rows. */
+export const difwTimings: Array<{ rules: number; enableMs: number; batchMs: number }> = [];
+
 export function difwSetupRules(p: Pair, rules: number): DifwSetup {
-  return difwSetup(p, ufwCommands(rules));
+  const r = difwSetup(p, ufwCommands(rules));
+  difwTimings.push({ rules, enableMs: r.enableMs, batchMs: r.batchMs });
+  return r;
 }
 
 /** The XDP program attached to `dev` in `ns` (null if none). */

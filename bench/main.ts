@@ -22,8 +22,8 @@ import { cleanupAll, median, trySh } from './sh.js';
 import { createPair, kernelRelease, removeStale, type Pair } from './topo.js';
 import { FIREWALLS, ufwPrepare, type Firewall } from './firewalls.js';
 import { buildNettool, tcpCell, udpCell, type CellResult } from './traffic.js';
-import { progRun, verdictOk, xdpFilterSeries } from './testrun.js';
-import { difwSetup, difwUnavailable, ROOT } from './difw.js';
+import { controlOk, progRun, verdictOk, xdpFilterSeries } from './testrun.js';
+import { difwSetup, difwTimings, difwUnavailable, ROOT } from './difw.js';
 import { denySources, FLOW_PORT } from './rules.js';
 import { cellOf, ratio, render, setCell, target, type Cell, type Matrix, type Results, type Row, type Section } from './table.js';
 import { restoreStaleBackup, UFW_LOCK } from './ufw.js';
@@ -57,7 +57,7 @@ async function testRunSection(): Promise<Section> {
     const pair = p;
     xdpFilterSeries(pair, COUNTS, (rules, id) => {
       const r = progRun(pair, id, REPEAT, rounds);
-      const bad = verdictOk(r);
+      const bad = verdictOk(r) ?? controlOk(pair, id);
       setCell(cells, 'xdp-filter', rules, bad ? { value: null, note: `xdp-filter ${bad}` } : { value: r.ns, samples: r.samples });
       log(`test-run xdp-filter @${rules}: ${r.ns} ns (verdict ${r.retval})`);
     });
@@ -76,10 +76,11 @@ async function testRunSection(): Promise<Section> {
     let q: Pair | null = null;
     try {
       q = createPair('difwtr', nextK());
-      const lines = [...denySources(rules - 1).map((a) => `deny from ${a}`), `deny ${FLOW_PORT}/udp`];
-      const { xdpProgId } = difwSetup(q, lines);
+      const lines = ['default allow incoming', ...denySources(rules - 1).map((a) => `deny from ${a}`), `deny ${FLOW_PORT}/udp`];
+      const { xdpProgId, enableMs, batchMs } = difwSetup(q, lines);
+      log(`test-run difw @${rules}: enable ${enableMs} ms, batch ${batchMs} ms`);
       const r = progRun(q, xdpProgId, REPEAT, rounds);
-      const bad = verdictOk(r);
+      const bad = verdictOk(r) ?? controlOk(q, xdpProgId);
       setCell(cells, 'difw', rules, bad ? { value: null, note: `difw ${bad}` } : { value: r.ns, samples: r.samples });
       log(`test-run difw @${rules}: ${r.ns} ns (verdict ${r.retval})`);
     } catch (e) {
@@ -252,6 +253,10 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
 
 async function extraRows(): Promise<Row[]> {
   const rows: Row[] = [];
+  for (const t of difwTimings) {
+    rows.push({ section: 'difw', name: `batch -f of ${t.rules.toLocaleString('en-US')} rules into a running agent`, value: t.batchMs, unit: 'ms', note: 'wall time of the CLI call' });
+  }
+  if (difwTimings.length) rows.push({ section: 'difw', name: '--force enable (agent start, attach, empty rule set)', value: median(difwTimings.map((t) => t.enableMs)), unit: 'ms', note: `median of ${difwTimings.length}` });
   const distBench = join(ROOT, 'dist', 'bench');
   // bench/lab.ts: benchLab(): Promise<Row[]> (lab connection rate, apply-to-enforcement latency).
   const lab = join(distBench, 'lab.js');

@@ -15,15 +15,26 @@ import { bg, defer, sh, trySh } from './sh.js';
 export const UFW_LOCK = '/tmp/difw-ufw-oracle.lock';
 const ETC = '/etc/ufw';
 
+/**
+ * How long to wait for the lock (BENCH_UFW_LOCK_WAIT seconds, default 240). Other users of
+ * /etc/ufw (the conformance oracles) can hold it for many minutes; past this wait the ufw cells
+ * are n/a rather than stretching the run.
+ */
+const LOCK_WAIT_S = Number(process.env.BENCH_UFW_LOCK_WAIT ?? 240);
+
 /** Run fn while holding the ufw oracle lock (released also on Ctrl-C via the cleanup stack). */
 export async function underUfwLock<T>(fn: () => T | Promise<T>): Promise<T> {
-  const holder = bg('flock', [UFW_LOCK, 'sh', '-c', 'echo locked; exec cat']);
+  const holder = bg('flock', ['-w', String(LOCK_WAIT_S), UFW_LOCK, 'sh', '-c', 'echo locked; exec cat']);
   const release = defer('release the ufw lock', async () => {
     holder.child.stdin?.end();
     await holder.done(5000);
   });
   try {
-    await holder.waitLine(/^locked$/, 300_000);
+    try {
+      await holder.waitLine(/^locked$/, (LOCK_WAIT_S + 10) * 1000);
+    } catch {
+      throw new Error(`${UFW_LOCK} stayed held by another user of /etc/ufw for over ${LOCK_WAIT_S} s`);
+    }
     return await fn();
   } finally {
     await release();
