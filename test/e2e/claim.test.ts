@@ -8,7 +8,9 @@
  *   - later segments carry no claim (the option callbacks are switched off once established);
  *   - the kernel verifier (claim_verify through the test TC program, attached on each side's
  *     veth ingress and sharing that node's maps) reports OK for the stamped handshakes and
- *     NONE for a connection made from outside the pod cgroups.
+ *     NONE for a connection made from outside the pod cgroups;
+ *   - captured frames re-sent raw are rejected in the kernel: replay, splice, flipped MAC, strip;
+ *   - a key rotation across both nodes drops nothing.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -147,6 +149,7 @@ function readObserver(pin: string) {
 
 interface TwoNodes {
   nsC: string;
+  ifC: string;
   nsS: string;
   ifS: string;
   cgClient: string;
@@ -255,7 +258,7 @@ async function twoNodes(t: TestContext, suffix: string): Promise<TwoNodes> {
   runIn(nsC, undefined, [process.execPath, OBSERVER, FIXTURE, pinA, ifC, outA], 15_000);
   runIn(nsS, undefined, [process.execPath, OBSERVER, FIXTURE, pinB, ifS, outB], 15_000);
 
-  return { nsC, nsS, ifS, cgClient, cgServer, pinBase, outA, outB, work, procs, secret, dpA, dpB };
+  return { nsC, nsS, ifC, ifS, cgClient, cgServer, pinBase, outA, outB, work, procs, secret, dpA, dpB };
 }
 
 test('TCP handshakes carry claims that verify in TS and in the kernel', async (t) => {
@@ -265,7 +268,7 @@ test('TCP handshakes carry claims that verify in TS and in the kernel', async (t
     return;
   }
   ensureBpffs();
-  const { nsS, nsC, ifS, cgClient, cgServer, outA, outB, work, procs, secret, dpA, dpB } = await twoNodes(t, 'a');
+  const { nsS, nsC, ifC, ifS, cgClient, cgServer, outA, outB, work, procs, secret, dpA, dpB } = await twoNodes(t, 'a');
 
   // Capture on the server side.
   const pcap = join(work, 'cap.pcap');
@@ -339,6 +342,47 @@ test('TCP handshakes carry claims that verify in TS and in the kernel', async (t
   assert.equal(sb.STAMP_SYNACK, 4);
   assert.equal(sb.VERIFY_OK, 3);
   assert.equal(sa.VERIFY_OK, 4);
+
+  // 3. Real frames on the wire, re-sent raw from the client side (AF_PACKET): the server node's
+  // kernel verifier rejects a byte-for-byte replay of a captured SYN, the same claim spliced
+  // onto another source port, a flipped MAC bit and the stripped claim.
+  const synFrame = frames.map((f) => f.data).find((d) => {
+    const p = parseTcpFrame(d, linktype);
+    return p && (p.flags & 0x12) === 0x02 && findClaimOption(p.options) !== undefined && !p.saddr.includes(':');
+  });
+  assert.ok(synFrame && linktype === 1, 'a stamped IPv4 SYN captured as Ethernet');
+  const l4 = 14 + (synFrame[14]! & 0xf) * 4;
+  const doff = (synFrame[l4 + 12]! >> 4) * 4;
+  const claimAt = synFrame.subarray(l4 + 20, l4 + doff).indexOf(Buffer.from('fe14d1f0', 'hex')) + l4 + 20;
+  const spliced = Buffer.from(synFrame);
+  spliced.writeUInt16BE(spliced.readUInt16BE(l4) ^ 1, l4);
+  const flipped = Buffer.from(synFrame);
+  flipped[claimAt + 12]! ^= 0x01;
+  const stripped = Buffer.from(synFrame);
+  stripped.fill(1, claimAt, claimAt + 20); // NOPs where the claim was
+  const SEND_PY = `
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+for h in sys.argv[2:]:
+    s.send(bytes.fromhex(h))
+print("sent", flush=True)
+`;
+  writeFileSync(join(work, 'send.py'), SEND_PY);
+  const before = readObserver(outB);
+  const sent = [synFrame, spliced, flipped, stripped].map((b) => b.toString('hex'));
+  assert.match(runIn(nsC, undefined, ['python3', join(work, 'send.py'), ifC, ...sent], 10_000), /sent/);
+  let after = readObserver(outB);
+  for (let i = 0; i < 50 && after.count < before.count + 4; i++) {
+    await sleep(20);
+    after = readObserver(outB);
+  }
+  const delta = after.per.map((v, i) => v - before.per[i]!);
+  t.diagnostic(`server-side verifier on re-sent frames: ${JSON.stringify(delta)}`);
+  assert.equal(delta[ClaimResult.REPLAY], 1, 'captured SYN replayed byte for byte');
+  assert.equal(delta[ClaimResult.BAD_MAC], 2, 'claim spliced onto another port, and a flipped MAC bit');
+  assert.equal(delta[ClaimResult.NONE], 1, 'stripped claim');
+  assert.equal(delta[ClaimResult.OK], 0);
 });
 
 const ECHO_SERVER_PY = `
