@@ -275,11 +275,27 @@ export function capturing(): boolean {
   return captureDepth > 0;
 }
 
+/**
+ * Size of the va_list object the callback's `ap` points to. On x86_64 (SysV) and arm64
+ * (AAPCS64) a va_list handed to a function is a pointer to that object, and va_copy is a plain
+ * copy of it, which is what lets a truncated message be formatted a second time.
+ */
+const VA_LIST_SIZE = process.arch === 'arm64' ? 32 : process.arch === 'x64' ? 24 : 0;
+const apCopy = Buffer.alloc(Math.max(VA_LIST_SIZE, 8));
+
 function onPrint(level: number, fmt: unknown, ap: unknown): number {
   try {
-    const n = f.vsnprintf(fmtBuf, fmtBuf.length, fmt, ap) as number;
+    if (VA_LIST_SIZE) Buffer.from(koffi.view(ap as bigint, VA_LIST_SIZE)).copy(apCopy);
+    let buf = fmtBuf;
+    let n = f.vsnprintf(buf, buf.length, fmt, ap) as number;
     if (n <= 0) return 0;
-    const text = partial + fmtBuf.toString('utf8', 0, Math.min(n, fmtBuf.length - 1));
+    if (n >= buf.length && VA_LIST_SIZE) {
+      // Long output (a whole verifier log arrives as one %s): format again into a big enough buffer.
+      buf = Buffer.alloc(n + 1);
+      n = f.vsnprintf(buf, buf.length, fmt, apCopy) as number;
+      if (n <= 0) return 0;
+    }
+    const text = partial + buf.toString('utf8', 0, Math.min(n, buf.length - 1));
     const lines = text.split('\n');
     partial = lines.pop() ?? ''; // libbpf sometimes prints one line in several calls
     const lvl = LEVELS[level] ?? 'debug';

@@ -332,6 +332,24 @@ test('a verifier rejection is one DIFW_E_BPF_LOAD error quoting the verifier log
   assert.throws(() => BpfObject.open(join(FIXTURES, 'does-not-exist.bpf.o')), (e: unknown) => isDifwError(e, 'DIFW_E_BPF_LOAD') && /Cannot open BPF object/.test((e as Error).message));
 });
 
+test('a verifier log far longer than a print buffer is still quoted from its end', (t) => {
+  if (skipUnlessBpf(t, ['fixtures/bad_long.bpf.o'])) return;
+  const obj = BpfObject.open(join(FIXTURES, 'bad_long.bpf.o'));
+  t.after(() => obj.close());
+  assert.throws(
+    () => obj.load(),
+    (e: unknown) => {
+      const msg = (e as Error).message;
+      assert.ok(isDifwError(e, 'DIFW_E_BPF_LOAD'));
+      assert.match(msg, /^Cannot load program xdp_long_then_bad/);
+      assert.match(msg, /invalid access to packet/);
+      assert.match(msg, /processed \d{4,} insns/);
+      assert.ok(msg.split('\n').length < 40, 'only the tail is quoted');
+      return true;
+    },
+  );
+});
+
 test('a pinRoot that is not on a bpffs is refused clearly', (t) => {
   if (skipUnlessBpf(t, NEEDS)) return;
   assert.throws(() => BpfObject.open(OBJ, { pinRoot: '/tmp/tb-not-bpffs/x' }), (e: unknown) => isDifwError(e, 'DIFW_E_BPF_LOAD') && /not on a bpffs/.test((e as Error).message));
