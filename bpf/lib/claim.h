@@ -224,23 +224,24 @@ static __always_inline enum claim_result claim_verify_opts(struct __sk_buff *skb
 	if (bpf_skb_load_bytes(skb, c->l4_off + 20, w.opts, optlen) < 0)
 		return CLAIM_TRUNCATED; /* header longer than the packet */
 
-	/* Walk the options (at most 40 bytes, so at most 40 steps). bpf_loop keeps the verifier's
-	 * work linear; the kernel inlines it (constant callback, no flags). */
 	w.optlen = optlen;
 	w.off = 0;
 	w.found = 0xffff;
 	w.result = CLAIM_NONE;
 	/* Fast path: Linux appends options written by BPF after its own, so a claim stamped by
-	 * sockops_claim is the last 20 bytes of the option block. Taking it from there without
-	 * walking saves ~60 ns per SYN. It can only differ from the walk on option blocks built by
-	 * hand (e.g. a claim after an EOL); whatever is taken still has to pass the MAC over this
-	 * packet's own fields, so the shortcut cannot make a claim verify that the walk would
-	 * have rejected for its contents, only change NONE into a verified genuine claim. */
+	 * sockops_claim is the last 20 bytes of the option block; taking it from there saves
+	 * ~60 ns per SYN. It can differ from the walk only on hand-built option blocks (a claim
+	 * after an EOL is taken; claim-like bytes at the tail inside another option are taken and
+	 * fail the MAC). Whatever is taken must still carry a valid MAC over this packet's own
+	 * fields, so the shortcut never makes a claim verify that was not made for this packet. */
 	if (optlen >= CLAIM_OPT_LEN && w.opts[(optlen - 20) & 63] == CLAIM_TCPOPT_EXP &&
 	    w.opts[(optlen - 19) & 63] == CLAIM_OPT_LEN && w.opts[(optlen - 18) & 63] == (CLAIM_EXID >> 8) &&
 	    w.opts[(optlen - 17) & 63] == (CLAIM_EXID & 0xff)) {
 		found = optlen - 20;
 	} else {
+		/* Walk the options (at most 40 bytes, so at most 40 steps). bpf_loop keeps the
+		 * verifier's work linear (an open-coded loop here exceeds its 1M-insn budget); the
+		 * kernel inlines it (constant callback, no flags). */
 		bpf_loop(40, claim_walk_step, &w, 0);
 		if (w.result != CLAIM_NONE)
 			return w.result;
