@@ -106,3 +106,14 @@ export function prevEpoch(e: number): number {
   checkEpoch(e);
   return (e + 255) & 0xff;
 }
+
+/**
+ * Epochs a node should hold keys for while stamping with `sendEpoch`: the previous one (claims
+ * stamped by nodes that have not switched yet, handshakes in flight) and the current one; with
+ * `next`, also the one after (step 1 of a rotation, docs/wire-format.md). Wraps at 256.
+ */
+export function epochsToInstall(sendEpoch: number, opts: { next?: boolean } = {}): number[] {
+  const out = [prevEpoch(sendEpoch), sendEpoch];
+  if (opts.next) out.push(nextEpoch(sendEpoch));
+  return [...new Set(out)];
+}

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { siphash24, pairKey, nodeKeyring, newClusterSecret, nextEpoch, prevEpoch } from '../../src/identity/keys.js';
+import { siphash24, pairKey, nodeKeyring, newClusterSecret, nextEpoch, prevEpoch, epochsToInstall } from '../../src/identity/keys.js';
 import { addrBytes, claimMessage, claimMac, encodeClaimOption, findClaimOption, CLAIM_OPT_LEN } from '../../src/identity/wire.js';
 
 const KEY = Buffer.from(Array.from({ length: 16 }, (_, i) => i));
@@ -42,6 +42,8 @@ test('pair keys are symmetric, distinct per pair and epoch, and need a real secr
   assert.ok(ring.every((k) => k.key.equals(pairKey(s, 2, k.node, k.epoch))));
   assert.equal(nextEpoch(255), 0);
   assert.equal(prevEpoch(0), 255);
+  assert.deepEqual(epochsToInstall(0), [255, 0]);
+  assert.deepEqual(epochsToInstall(7, { next: true }), [6, 7, 8]);
 });
 
 test('addresses encode as 16 bytes, IPv4 mapped', () => {
