@@ -222,6 +222,8 @@ const errBuf = Buffer.alloc(256);
 /** Text for a libbpf error (negative or positive errno, or a LIBBPF_ERRNO__* code). */
 export function strerror(err: number): string {
   const e = Math.abs(err);
+  // Kernel-internal ENOTSUPP leaks out of the bpf() syscall; libc has no text for it.
+  if (e === 524) return 'Operation not supported (ENOTSUPP)';
   errBuf.fill(0);
   f.libbpf_strerror(e, errBuf, errBuf.length);
   const n = errBuf.indexOf(0);
@@ -680,11 +682,11 @@ export function objId(fd: number): number {
 }
 
 /** true if found (value filled), false on ENOENT; throws on other errors. */
-export function mapLookup(fd: number, key: Buffer, value: Buffer): boolean {
+export function mapLookup(fd: number, key: Buffer, value: Buffer, name = `fd ${fd}`): boolean {
   const r = f.bpf_map_lookup_elem(fd, key, value) as number;
   if (r === 0) return true;
   if (r === -ENOENT) return false;
-  throw new LibbpfError('DIFW_E_BPF_MAP', `look up key in BPF map fd ${fd}`, r);
+  throw new LibbpfError('DIFW_E_BPF_MAP', `look up a key in BPF map ${name}`, r);
 }
 
 /** Returns 0 or -errno (callers decide how to report EEXIST/ENOENT/E2BIG for their flags). */
@@ -693,19 +695,19 @@ export function mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number)
 }
 
 /** true if deleted, false if the key was absent. */
-export function mapDelete(fd: number, key: Buffer): boolean {
+export function mapDelete(fd: number, key: Buffer, name = `fd ${fd}`): boolean {
   const r = f.bpf_map_delete_elem(fd, key) as number;
   if (r === 0) return true;
   if (r === -ENOENT) return false;
-  throw new LibbpfError('DIFW_E_BPF_MAP', `delete key from BPF map fd ${fd}`, r);
+  throw new LibbpfError('DIFW_E_BPF_MAP', `delete a key from BPF map ${name}`, r);
 }
 
 /** Fills `next` with the key after `key` (first key when `key` is null); false at the end. */
-export function mapNextKey(fd: number, key: Buffer | null, next: Buffer): boolean {
+export function mapNextKey(fd: number, key: Buffer | null, next: Buffer, name = `fd ${fd}`): boolean {
   const r = f.bpf_map_get_next_key(fd, key, next) as number;
   if (r === 0) return true;
   if (r === -ENOENT) return false;
-  throw new LibbpfError('DIFW_E_BPF_MAP', `iterate BPF map fd ${fd}`, r);
+  throw new LibbpfError('DIFW_E_BPF_MAP', `iterate BPF map ${name}`, r);
 }
 
 /** bpf_map_update_batch: returns { err (0 or -errno), done (entries processed) }. */

@@ -129,7 +129,7 @@ export class BpfMap {
   lookupInto(key: Buffer, out: Buffer): boolean {
     this.#checkKey(key);
     if (out.length < this.valueBlobSize) throw new DifwError('DIFW_E_BPF_MAP', `Cannot look up BPF map ${this.name} into a ${out.length}-byte buffer (need ${this.valueBlobSize})`);
-    return L.mapLookup(this.fd, key, out);
+    return L.mapLookup(this.fd, key, out, this.name);
   }
 
   /** Per-CPU maps: one Buffer of `valueSize` bytes per possible CPU. */
@@ -149,7 +149,7 @@ export class BpfMap {
   /** true if the key existed. */
   delete(key: Buffer): boolean {
     this.#checkKey(key);
-    return L.mapDelete(this.fd, key);
+    return L.mapDelete(this.fd, key, this.name);
   }
 
   /** Keys in kernel iteration order. Deleting the current key while iterating is safe for hash maps. */
@@ -158,7 +158,7 @@ export class BpfMap {
     let prev: Buffer | null = null;
     for (;;) {
       const next = Buffer.allocUnsafe(this.keySize);
-      if (!L.mapNextKey(fd, prev, next)) return;
+      if (!L.mapNextKey(fd, prev, next, this.name)) return;
       yield next;
       prev = next;
     }
@@ -240,7 +240,7 @@ export class BpfMap {
         throw new L.LibbpfError('DIFW_E_BPF_MAP', `batch-delete from BPF map ${this.name}`, r.err);
       }
     }
-    for (; i < n; i++) L.mapDelete(fd, kb.subarray(i * ks, (i + 1) * ks));
+    for (; i < n; i++) L.mapDelete(fd, kb.subarray(i * ks, (i + 1) * ks), this.name);
   }
 
   /** Delete every entry (arrays cannot be emptied: their entries are zeroed instead). */

@@ -124,6 +124,8 @@ test('map CRUD with update flags and errors', (t) => {
   assert.equal(kv.delete(key32(1)), true);
   assert.equal(kv.delete(key32(1)), false);
   assert.equal(kv.lookup(key32(1)), undefined);
+  // ring buffers have no keys: a clear error, with the kernel's ENOTSUPP spelled out
+  assert.throws(() => obj.map('events').lookup(Buffer.alloc(0)), (e: unknown) => isDifwError(e, 'DIFW_E_BPF_MAP') && /Cannot look up a key in BPF map events: .*not supported/i.test((e as Error).message));
   // array maps: every index exists, out of range fails
   const totals = obj.map('totals');
   assert.equal(totals.lookup(key32(0))!.readBigUInt64LE(0), 0n);
