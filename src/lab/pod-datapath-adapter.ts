@@ -8,6 +8,8 @@
  * attachment and the policy tables.
  */
 import koffi from 'koffi';
+import { dirname, join } from 'node:path';
+import { pino, destination } from 'pino';
 import type { NodeDatapath, NodeDatapathOptions } from './node-datapath.js';
 import type { TablesPush } from '../controlplane/protocol.js';
 import { ClaimDatapath, cgroupId } from '../identity/claims.js';
@@ -41,7 +43,10 @@ async function loadPodDatapath(o: NodeDatapathOptions): Promise<PodDatapathLike>
     missingPolicy = true;
     return { attachPod() {}, detachPod() {}, apply() {}, close() {} };
   }
-  return await mod.PodDatapath.load({ pinDir: o.bpffs, objDir: o.objDir, logger: o.log.child({ component: 'pod-datapath' }) });
+  // Drop and audit records go to the node's event log (one JSON object per line).
+  const events = pino({ base: { node: o.node } }, destination({ dest: join(dirname(o.bpffs), 'events.log'), sync: false }));
+  const onEvent = (e: Record<string, unknown>) => events.info({ ...e, tsNs: String(e.tsNs) }, 'flow');
+  return await mod.PodDatapath.load({ pinDir: o.bpffs, objDir: o.objDir, logger: o.log.child({ component: 'pod-datapath' }), onEvent });
 }
 
 export class LabNodeDatapath implements NodeDatapath {
