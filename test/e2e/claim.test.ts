@@ -276,15 +276,16 @@ test('TCP handshakes carry claims that verify in TS and in the kernel', async (t
   procs.push(dump);
   await waitForLine(dump, 'stderr', /listening on/, 10_000);
 
-  // Server in its pod cgroup: 3 stamped connections (v4, v6, v4) + 1 unstamped.
+  // Server in its pod cgroup: 4 stamped connections (v4, v6, v4 from a dual-stack AF_INET6
+  // socket through ::ffff:a.b.c.d, v4) + 1 unstamped.
   writeFileSync(join(work, 'server.py'), SERVER_PY);
   writeFileSync(join(work, 'client.py'), CLIENT_PY);
-  const [scmd, ...sargs] = inNs(nsS, cgServer, ['python3', join(work, 'server.py'), V4.server, V6.server, '4']);
+  const [scmd, ...sargs] = inNs(nsS, cgServer, ['python3', join(work, 'server.py'), V4.server, V6.server, '5']);
   const server = spawn(scmd!, sargs, { stdio: ['ignore', 'pipe', 'pipe'] });
   procs.push(server);
   await waitForLine(server, 'stdout', /listening/, 10_000);
 
-  assert.match(runIn(nsC, cgClient, ['python3', join(work, 'client.py'), V4.server, V6.server, V4.server], 20_000), /done/);
+  assert.match(runIn(nsC, cgClient, ['python3', join(work, 'client.py'), V4.server, V6.server, `::ffff:${V4.server}`, V4.server], 20_000), /done/);
   // Control: the same client outside any pod cgroup gets no claim.
   assert.match(runIn(nsC, undefined, ['python3', join(work, 'client.py'), V4.server], 20_000), /done/);
   await new Promise<void>((res) => (server.exitCode !== null ? res() : server.on('exit', () => res())));
@@ -298,15 +299,15 @@ test('TCP handshakes carry claims that verify in TS and in the kernel', async (t
   const syns = pkts.filter((p) => (p.flags & 0x12) === 0x02);
   const synacks = pkts.filter((p) => (p.flags & 0x12) === 0x12);
   const others = pkts.filter((p) => (p.flags & 0x02) === 0);
-  assert.equal(syns.length, 4, 'four SYNs captured');
-  assert.equal(synacks.length, 4, 'four SYN-ACKs captured');
+  assert.equal(syns.length, 5, 'five SYNs captured');
+  assert.equal(synacks.length, 5, 'five SYN-ACKs captured');
   assert.ok(others.length >= 12, 'data/ACK/FIN segments captured');
   const key = pairKey(secret, CLIENT_NODE, SERVER_NODE, EPOCH);
   const norm = (a: string) => (a.includes(':') ? a.replace(/(^|:)0+(?=[0-9a-f])/g, '$1') : a);
   let stampedSyns = 0;
   for (const p of syns) {
     const claim = findClaimOption(p.options);
-    const fromPod = p.sport !== syns[3]!.sport; // the last connection is the unstamped control
+    const fromPod = p.sport !== syns[syns.length - 1]!.sport; // the last connection is the unstamped control
     if (!fromPod) {
       assert.equal(claim, undefined, 'no claim from outside the pod cgroups');
       continue;
@@ -317,7 +318,7 @@ test('TCP handshakes carry claims that verify in TS and in the kernel', async (t
     assert.equal(claim.mac, mac, 'SYN MAC recomputed over the captured packet');
     stampedSyns++;
   }
-  assert.equal(stampedSyns, 3);
+  assert.equal(stampedSyns, 4);
   for (const p of synacks) {
     const claim = findClaimOption(p.options);
     assert.ok(claim, `SYN-ACK to ${p.daddr}:${p.dport} carries a claim`);
@@ -331,17 +332,17 @@ test('TCP handshakes carry claims that verify in TS and in the kernel', async (t
   const srv = readObserver(outB);
   const cli = readObserver(outA);
   t.diagnostic(`server-side verifier: ${JSON.stringify(srv.per)}; client-side: ${JSON.stringify(cli.per)}`);
-  assert.equal(srv.per[ClaimResult.OK], 3, 'server node verified the 3 stamped SYNs');
+  assert.equal(srv.per[ClaimResult.OK], 4, 'server node verified the 4 stamped SYNs');
   assert.equal(srv.per[ClaimResult.NONE], 1, 'server node saw 1 unstamped SYN');
-  assert.equal(srv.count, 4);
-  assert.equal(cli.per[ClaimResult.OK], 4, 'client node verified the 4 SYN-ACKs');
+  assert.equal(srv.count, 5);
+  assert.equal(cli.per[ClaimResult.OK], 5, 'client node verified the 5 SYN-ACKs');
   assert.equal(cli.identity, SERVER_ID);
   const sa = dpA.stats();
   const sb = dpB.stats();
-  assert.equal(sa.STAMP_SYN, 3);
-  assert.equal(sb.STAMP_SYNACK, 4);
-  assert.equal(sb.VERIFY_OK, 3);
-  assert.equal(sa.VERIFY_OK, 4);
+  assert.equal(sa.STAMP_SYN, 4);
+  assert.equal(sb.STAMP_SYNACK, 5);
+  assert.equal(sb.VERIFY_OK, 4);
+  assert.equal(sa.VERIFY_OK, 5);
 
   // 3. Real frames on the wire, re-sent raw from the client side (AF_PACKET): the server node's
   // kernel verifier rejects a byte-for-byte replay of a captured SYN, the same claim spliced
