@@ -234,8 +234,8 @@ test('claim_verify packet table', async (t) => {
   });
 
   await t.test('verification cost (BPF_PROG_TEST_RUN)', (tt) => {
-    const c = measureClaimVerify({ objDir: OBJDIR, fixture: FIXTURE, pinDir: `${pinDir}-cost` });
     t.after(() => rmSync(`${pinDir}-cost`, { recursive: true, force: true }));
+    const c = measureClaimVerify({ objDir: OBJDIR, fixture: FIXTURE, pinDir: `${pinDir}-cost` });
     const msg = `claim_verify ns/SYN (BPF_PROG_TEST_RUN, min of ${c.runs} x ${c.repeat}): accept ${c.acceptNs}, ` +
       `replay-rejected ${c.replayNs}, no replay cache ${c.noReplayNs}, unstamped SYN ${c.unstampedNs}, test-run floor ${c.floorNs}`;
     tt.diagnostic(msg);
