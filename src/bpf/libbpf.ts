@@ -17,6 +17,7 @@
 import koffi, { type TypeObject } from 'koffi';
 import { readFileSync } from 'node:fs';
 import { DifwError, type ErrorCode } from '../errors.js';
+import { logger } from '../log.js';
 
 declare const handleBrand: unique symbol;
 /** Opaque libbpf object pointer (struct bpf_object/bpf_map/bpf_program/bpf_link/ring_buffer). */
@@ -353,6 +354,22 @@ export function captureLibbpfOutput<T>(fn: () => T): { result?: T; error?: unkno
 export function recentLibbpfOutput(): string[] {
   return recent.slice();
 }
+
+/**
+ * From module load on, libbpf's messages go to the pino logger by level (never straight to
+ * stderr, which libbpf's default printer would do), except while a caller captures them to
+ * put them into an error (it logs them itself at debug).
+ */
+function routeToLogger(): void {
+  const log = logger('libbpf');
+  onLibbpfPrint((level, line) => {
+    if (captureDepth > 0) return;
+    if (level === 'warn') log.warn(line);
+    else if (level === 'info') log.info(line);
+    else log.debug(line);
+  });
+}
+routeToLogger();
 
 // ---------------------------------------------------------------------------------------------
 // Library info

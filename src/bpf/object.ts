@@ -45,7 +45,6 @@ export class BpfObject {
   static open(path: string, opts: OpenOptions = {}): BpfObject {
     const log = opts.logger ?? logger('bpf');
     if (opts.pinRoot) ensurePinDir(opts.pinRoot);
-    routeLibbpfToLogger();
     const pinRoot = opts.pinRoot;
     const { result, error, lines } = L.captureLibbpfOutput(() => L.objectOpen(path, pinRoot));
     for (const l of lines) log.debug({ libbpf: l }, 'libbpf');
@@ -223,20 +222,6 @@ function withKernelMessage<T>(fn: () => T): T {
     throw e;
   }
   throw error;
-}
-
-let routed = false;
-/** Send libbpf's own messages to the pino logger by level (once per process). */
-function routeLibbpfToLogger(): void {
-  if (routed) return;
-  routed = true;
-  const log = logger('libbpf');
-  L.onLibbpfPrint((level, line) => {
-    if (L.capturing()) return; // captured output is logged by the capturing call at debug
-    if (level === 'warn') log.warn(line);
-    else if (level === 'info') log.info(line);
-    else log.debug(line);
-  });
 }
 
 export type XdpMode = 'native' | 'generic';
