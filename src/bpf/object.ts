@@ -273,10 +273,16 @@ export class BpfProgram {
   /**
    * Attach to an interface's XDP hook (netlink). Replaces any program already attached in the
    * same mode atomically unless `replace: false` (then fails with EBUSY if one is present).
-   * Mode default: native if the driver supports it, else generic (kernel choice).
+   * Mode default: the mode of the program already attached (so the replacement stays atomic),
+   * else native if the driver supports it, else generic (the kernel's choice).
    */
   attachXdp(ifindex: number, opts: { mode?: XdpMode; replace?: boolean } = {}): void {
     let flags = opts.mode === 'generic' ? L.XDP_FLAGS_SKB_MODE : opts.mode === 'native' ? L.XDP_FLAGS_DRV_MODE : 0;
+    if (!opts.mode) {
+      const q = withKernelMessage(() => L.xdpQuery(ifindex));
+      if (q.drvProgId) flags = L.XDP_FLAGS_DRV_MODE;
+      else if (q.skbProgId) flags = L.XDP_FLAGS_SKB_MODE;
+    }
     if (opts.replace === false) flags |= L.XDP_FLAGS_UPDATE_IF_NOEXIST;
     const fd = this.fd;
     withKernelMessage(() => L.xdpAttach(ifindex, fd, flags, () => `attach XDP program ${this.name} to ifindex ${ifindex}${opts.mode ? ` (${opts.mode} mode)` : ''}`));

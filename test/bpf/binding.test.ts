@@ -29,6 +29,7 @@ import {
   REPO,
   FIXTURES,
   skipUnlessBpf,
+  skipUnlessRoot,
   makePinDir,
   removePinDir,
   makeCgroup,
@@ -579,11 +580,20 @@ test('XDP in a netns: attach survives the process, replace is atomic, detach rem
     // detach
     const r3 = child(nsB!, spec([{ op: 'xdp-detach', ifname: v.b }]));
     assert.equal(r3.results[0]!.attachedId, 0);
-    // generic mode attach works too
-    const r4 = child(nsB!, spec([{ op: 'xdp', prog: 'xdp_verdict', ifname: v.b, mode: 'generic' }, { op: 'xdp-detach', ifname: v.b }]));
+    // generic mode works too, and a later attach without a mode replaces in the active mode
+    const r4 = child(nsB!, spec([
+      { op: 'xdp', prog: 'xdp_verdict', ifname: v.b, mode: 'generic' },
+      { op: 'xdp', prog: 'xdp_pass', ifname: v.b },
+      { op: 'xdp', prog: 'xdp_verdict', ifname: v.b, mode: 'native' },
+      { op: 'xdp-detach', ifname: v.b },
+    ]));
     assert.ok(r4.results[0]!.ok, r4.results[0]!.message);
     assert.ok(r4.results[0]!.attachedId! > 0);
-    assert.equal(r4.results[1]!.attachedId, 0);
+    assert.ok(r4.results[1]!.ok, r4.results[1]!.message);
+    assert.equal(r4.results[1]!.attachedId, r4.results[1]!.progId);
+    assert.equal(r4.results[2]!.ok, false, 'native while generic is active is refused');
+    assert.match(r4.results[2]!.message!, /kernel: .*XDP/);
+    assert.equal(r4.results[3]!.attachedId, 0);
   }, 2);
 });
 
@@ -625,6 +635,25 @@ test('TC in a netns: clsact attach on both directions, replace, detach', async (
     assert.equal(read(), c1, 'no counting after detach');
   }, 2);
 });
+
+test('withNetns removes its namespaces when the callback throws', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  let seen: string[] = [];
+  await assert.rejects(
+    withNetns('tb', (a, b) => {
+      seen = [a!, b!];
+      assert.ok(netnsExists(a!) && netnsExists(b!));
+      throw new Error('boom');
+    }, 2),
+    /boom/,
+  );
+  assert.equal(seen.length, 2);
+  for (const n of seen) assert.equal(netnsExists(n), false, `${n} removed`);
+});
+
+function netnsExists(name: string): boolean {
+  return existsSync(`/run/netns/${name}`);
+}
 
 test('BpfProgram static queries report 0 on an interface without programs', async (t) => {
   if (skipUnlessBpf(t, NEEDS)) return;
