@@ -482,3 +482,47 @@ test('key rotation: no established connection is dropped, every handshake verifi
   assert.equal(dpA.config().sendEpoch, NEXT);
   long.stdin!.end();
 });
+
+/** TCP-MD5 on both ends (the kernel then leaves no room for 20 more option bytes). */
+const MD5_PY = `
+import socket, struct, sys
+role, local, peer = sys.argv[1], sys.argv[2], sys.argv[3]
+def md5(s, addr):
+    sa = struct.pack("=H", socket.AF_INET) + struct.pack("!H", 0) + socket.inet_aton(addr)
+    sa = sa.ljust(128, b"\\0")
+    key = b"difw-md5-test"
+    s.setsockopt(socket.IPPROTO_TCP, 14, sa + struct.pack("=BBHi", 0, 0, len(key), 0) + key.ljust(80, b"\\0"))
+if role == "server":
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    md5(s, peer); s.bind((local, ${PORT + 1})); s.listen(4); s.settimeout(20)
+    print("listening", flush=True)
+    c, _ = s.accept(); c.sendall(b"beer:" + c.recv(100)); c.close()
+else:
+    s = socket.socket(); md5(s, peer); s.settimeout(5); s.connect((peer, ${PORT + 1}))
+    s.sendall(b"hi"); assert s.recv(100) == b"beer:hi"; print("done", flush=True)
+`;
+
+test('no room for the claim (TCP-MD5): the handshake goes out unstamped, counted, and connects', async (t) => {
+  const why = skipReason();
+  if (why) {
+    t.skip(why);
+    return;
+  }
+  const { nsS, nsC, cgClient, cgServer, outB, work, procs, dpA, dpB } = await twoNodes(t, 'c');
+  writeFileSync(join(work, 'md5.py'), MD5_PY);
+  const [scmd, ...sargs] = inNs(nsS, cgServer, ['python3', join(work, 'md5.py'), 'server', V4.server, V4.client]);
+  const server = spawn(scmd!, sargs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(server);
+  await waitForLine(server, 'stdout', /listening/, 10_000);
+  assert.match(runIn(nsC, cgClient, ['python3', join(work, 'md5.py'), 'client', V4.client, V4.server], 20_000), /done/);
+  const a = dpA.stats();
+  const b = dpB.stats();
+  t.diagnostic(`client node: SKIP_SPACE ${a.SKIP_SPACE} STAMP_SYN ${a.STAMP_SYN}; server node: SKIP_SPACE ${b.SKIP_SPACE} STAMP_SYNACK ${b.STAMP_SYNACK}`);
+  assert.equal(a.STAMP_SYN, 0);
+  assert.ok(a.SKIP_SPACE >= 1, 'the client SYN had no room');
+  assert.equal(b.STAMP_SYNACK, 0);
+  assert.ok(b.SKIP_SPACE >= 1, 'the server SYN-ACK had no room');
+  const srv = readObserver(outB);
+  assert.equal(srv.per[ClaimResult.NONE], 1, 'the server node saw an unstamped SYN (world)');
+  assert.equal(srv.per[ClaimResult.OK], 0);
+});
