@@ -102,6 +102,16 @@ export function registerLabCommands(program: Command): void {
     });
 
   lab
+    .command('rotate-keys')
+    .description('rotate the identity-claim keys on every node, without dropping connections')
+    .action(async () => {
+      requireRoot();
+      const { labController } = await import('../lab/runtime.js');
+      const r = await labController().rotateKeys();
+      process.stdout.write(`claim keys rotated: epoch ${r.from} -> ${r.to}, enforced on every node\n`);
+    });
+
+  lab
     .command('down')
     .description('remove everything the lab made')
     .action(async () => {

@@ -2,7 +2,7 @@
  * The control plane's view of the policy compiler and of the claim keys: for one store revision,
  * what each node agent must enforce. Pure apart from reading the store contents it is given.
  */
-import { nodeKeyring } from '../identity/keys.js';
+import { nodeKeyring, epochsToInstall } from '../identity/keys.js';
 import type { KubeObject } from './store.js';
 import type { ClaimConfig, PodEntry, TablesPush } from './protocol.js';
 import type { LabState } from '../lab/state.js';
@@ -18,7 +18,9 @@ export interface NodeCompiler {
 
 export function claimConfig(lab: LabState, nodeName: string, ids: Map<string, number>): ClaimConfig {
   const me = lab.nodes.find((n) => n.name === nodeName)!;
-  const epochs = lab.keyEpoch > 0 ? [lab.keyEpoch - 1, lab.keyEpoch] : [lab.keyEpoch];
+  // Receivers keep the previous epoch's keys (a SYN stamped just before a switch still verifies)
+  // and, during a rotation, already hold the next one's before any node sends with it.
+  const epochs = epochsToInstall(lab.keyEpoch, { next: lab.nextEpoch !== undefined });
   const byName = new Map(lab.nodes.map((n) => [n.name, n.id]));
   return {
     nodeId: me.id,

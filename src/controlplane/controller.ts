@@ -14,13 +14,14 @@ import { withLockAsync } from '../state/atomic.js';
 import type { Logger } from '../log.js';
 import { type LabConfig } from '../lab/config.js';
 import { type LabNode, type LabPod, type LabState, readLab, writeLab, lockFile, findPod } from '../lab/state.js';
-import { buildFabric, buildNode, buildPod, removePod, teardown, stopPid, checkPodSpec } from '../lab/topology.js';
+import { buildFabric, buildNode, buildPod, removePod, teardown, stopPid, checkPodSpec, pidRunning } from '../lab/topology.js';
 import { netnsList } from '../lab/sh.js';
 import { ObjectStore, type KubeObject } from './store.js';
 import { describe, podIP, podNode } from './objects.js';
 import { agentRequest, waitHealthy } from './client.js';
 import { buildPushes, type NodeCompiler } from './compile.js';
 import { Ack } from './protocol.js';
+import { nextEpoch } from '../identity/keys.js';
 
 export interface NodeSpec {
   name: string;
@@ -164,6 +165,32 @@ export class Controller {
     return v;
   }
 
+  /**
+   * Rotate the claim keys without dropping connections: (1) every node installs the next epoch's
+   * keys while still sending with the current one, (2) once all acked, every node switches to
+   * the next epoch (the old keys stay installed as "previous" for SYNs already in flight).
+   * Established connections never notice: claims are only on SYN and SYN-ACK.
+   */
+  async rotateKeys(): Promise<{ from: number; to: number }> {
+    return this.lock(async () => {
+      const lab = readLab(this.cfg);
+      if (!lab || lab.phase !== 'up') throw new DifwError('DIFW_E_LAB', 'Cannot find a running lab: run "difw lab up -f LAB.yaml" first');
+      const store = ObjectStore.open(storeFile(this.cfg));
+      const from = lab.keyEpoch;
+      const to = nextEpoch(from);
+      lab.nextEpoch = to;
+      store.commit();
+      writeLab(this.cfg, lab);
+      await this.push(lab, store);
+      lab.keyEpoch = to;
+      delete lab.nextEpoch;
+      store.commit();
+      writeLab(this.cfg, lab);
+      await this.push(lab, store);
+      return { from, to };
+    });
+  }
+
   /** Store one object; a Pod also gets (or keeps, or moves) its sandbox. */
   private applyOne(lab: LabState, store: ObjectStore, o: KubeObject): string {
     const prev = store.get(o.kind, o.metadata.namespace, o.metadata.name);
@@ -215,6 +242,11 @@ export class Controller {
     const timeout = this.o.ackTimeoutMs ?? 15_000;
     await Promise.all(
       lab.nodes.map(async (n) => {
+        if (!n.agentPid || !pidRunning(n.agentPid)) {
+          // A crashed agent is restarted; it re-opens the pinned maps and gets the full state below.
+          this.o.log.warn({ node: n.name, pid: n.agentPid }, 'agent not running: restarting it');
+          await this.startAgent(lab, n);
+        }
         const r = await agentRequest(n.socket, 'PUT', '/v1/tables', pushes.get(n.name), timeout);
         if (r.status !== 200) {
           const msg = (r.body as { message?: string } | null)?.message ?? JSON.stringify(r.body);

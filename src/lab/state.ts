@@ -46,7 +46,10 @@ export interface LabState {
   pods: LabPod[];
   /** Cluster secret (hex) the pairwise claim keys are derived from. Root-only file. */
   secret: string;
+  /** Epoch every node stamps with (8-bit, wraps). */
   keyEpoch: number;
+  /** During a rotation: the next epoch, whose keys are installed before anyone sends with it. */
+  nextEpoch?: number;
 }
 
 export const labFile = (cfg: LabConfig) => join(cfg.dir, 'lab.json');

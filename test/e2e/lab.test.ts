@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
-import { difw, mustDifw, labSkipReason, yamlStream, labObj, nsObj, podObj, status, startServer, connect, PREFIX } from '../helpers/lab.js';
+import { difw, mustDifw, labSkipReason, yamlStream, labObj, nsObj, podObj, status, startServer, startEcho, longClient, connect, PREFIX } from '../helpers/lab.js';
 
 const skip = labSkipReason();
 const CG_BASE = (() => {
@@ -105,6 +105,35 @@ test('lab: up, exec, apply/delete, down', { skip: skip ?? false, timeout: 300_00
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /Cannot/);
     assert.ok(!status().pods.some((p) => p.name === 'e'));
+  });
+
+  await t.test('claim keys rotate without dropping connections; new ones still verify', async () => {
+    mustDifw(['apply', '-f', '-'], yamlStream([deny]));
+    // a long-lived connection x/a -> x/b:81 exchanging a line every 100 ms for 5 s
+    procs.push(await startEcho('x/b', 81));
+    const long = longClient('x/a', '198.19.2.11', 81, 5);
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = JSON.parse(readFileSync(`/run/difw/lab-${PREFIX}/lab.json`, 'utf8')).keyEpoch as number;
+    assert.match(mustDifw(['lab', 'rotate-keys']), /rotated/);
+    const after = JSON.parse(readFileSync(`/run/difw/lab-${PREFIX}/lab.json`, 'utf8')).keyEpoch as number;
+    assert.equal(after, (before + 1) & 0xff);
+    assert.equal(connect('x/a', '198.19.2.11', 80), 'from-b', 'new connection verifies with the new epoch');
+    assert.equal(connect('y/c', '198.19.2.11', 80), null, 'and the policy still refuses y/c');
+    const r = await long;
+    assert.match(r, /^ok \d+/, `long-lived connection survived the rotation: ${r}`);
+    mustDifw(['delete', '-f', '-'], yamlStream([deny]));
+  });
+
+  await t.test('a crashed node agent is restarted by the next apply', () => {
+    const lab = JSON.parse(readFileSync(`/run/difw/lab-${PREFIX}/lab.json`, 'utf8')) as { nodes: { name: string; agentPid: number }[] };
+    const n2 = lab.nodes.find((n) => n.name === 'n2')!;
+    process.kill(n2.agentPid, 'SIGKILL');
+    mustDifw(['apply', '-f', '-'], yamlStream([deny]));
+    const lab2 = JSON.parse(readFileSync(`/run/difw/lab-${PREFIX}/lab.json`, 'utf8')) as typeof lab;
+    assert.notEqual(lab2.nodes.find((n) => n.name === 'n2')!.agentPid, n2.agentPid);
+    assert.equal(connect('y/c', '198.19.2.11', 80), null, 'n2 enforces again');
+    assert.equal(connect('x/a', '198.19.2.11', 80), 'from-b');
+    mustDifw(['delete', '-f', '-'], yamlStream([deny]));
   });
 
   await t.test('down removes everything and is idempotent', () => {

@@ -142,3 +142,56 @@ export function addFabricHost(st: LabStatus, via: string, octet = 99): { netns: 
   mustSh('ip', ['-n', netns, '-batch', '-'], ['link set lo up', `addr add ${ip}/24 dev eth0`, 'link set eth0 up', `route add 198.19.0.0/16 via ${via} dev eth0`].join('\n') + '\n');
   return { netns, ip, ifname: 'eth0' };
 }
+
+/** A TCP echo server in a pod (line based). */
+export function startEcho(pod: string, port: number): Promise<ChildProcess> {
+  const code = [
+    'import socket,threading',
+    's=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+    `s.bind(("0.0.0.0", ${port})); s.listen(16)`,
+    'print("ready", flush=True)',
+    'def serve(c):',
+    '    f=c.makefile("rwb")',
+    '    for line in f:',
+    '        f.write(line); f.flush()',
+    'while True:',
+    '    c,_=s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()',
+  ].join('\n');
+  const p = spawn(DIFW, ['lab', 'exec', pod, '--', 'python3', '-c', code], { env: ENV, stdio: ['ignore', 'pipe', 'ignore'] });
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`echo server in ${pod} did not start`)), 10_000);
+    p.stdout!.once('data', () => {
+      clearTimeout(t);
+      resolve(p);
+    });
+    p.once('exit', () => reject(new Error(`echo server in ${pod} exited`)));
+  });
+}
+
+/** One connection kept open for `seconds`, a line echoed every 100 ms; resolves "ok N" or "error …". */
+export function longClient(pod: string, ip: string, port: number, seconds: number): Promise<string> {
+  const code = [
+    'import socket,time',
+    'n=0',
+    'try:',
+    `    s=socket.create_connection((${JSON.stringify(ip)}, ${port}), timeout=2); f=s.makefile("rwb")`,
+    `    end=time.time()+${seconds}`,
+    '    while time.time()<end:',
+    '        f.write(b"ping\\n"); f.flush()',
+    '        assert f.readline()==b"ping\\n"',
+    '        n+=1; time.sleep(0.1)',
+    '    print("ok", n)',
+    'except Exception as e:',
+    '    print("error after", n, "echoes:", repr(e))',
+  ].join('\n');
+  const p = spawn(DIFW, ['lab', 'exec', pod, '--', 'python3', '-c', code], { env: ENV, stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve) => {
+    const t = setTimeout(() => p.kill('SIGKILL'), (seconds + 10) * 1000);
+    p.on('exit', () => {
+      clearTimeout(t);
+      resolve(out.trim() || 'error: no output');
+    });
+  });
+}
