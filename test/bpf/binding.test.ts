@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   BpfObject,
   BpfMap,
@@ -576,6 +576,24 @@ test('XDP in a netns: attach survives the process, replace is atomic, detach rem
     assert.equal(r2.results[1]!.attachedId, r2.results[1]!.progId);
     const got2 = await udpExchange({ from: nsA!, to: nsB!, dst: '198.18.0.2', ports: [9], count: 3 });
     assert.equal(got2[9], 3, 'xdp_pass lets port 9 through');
+
+    // replacing back and forth under traffic loses nothing (port 10 passes in both programs)
+    const swaps: unknown[] = [];
+    for (let i = 0; i < 60; i++) swaps.push({ op: 'xdp', prog: i % 2 ? 'xdp_pass' : 'xdp_verdict', ifname: v.b }, { op: 'sleep', ms: 10 });
+    const swapper = spawn('ip', ['netns', 'exec', nsB!, process.execPath, join(REPO, CHILD), JSON.stringify(spec(swaps))], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let swapOut = '';
+    let swapErr = '';
+    swapper.stdout.setEncoding('utf8').on('data', (d: string) => (swapOut += d));
+    swapper.stderr.setEncoding('utf8').on('data', (d: string) => (swapErr += d));
+    const swapDone = new Promise<number>((res) => swapper.on('close', (c) => res(c ?? -1)));
+    for (const until = Date.now() + 10_000; !swapErr.includes('loaded') && Date.now() < until; ) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(swapErr.includes('loaded'), `swapper did not start: ${swapErr}`);
+    const during = await udpExchange({ from: nsA!, to: nsB!, dst: '198.18.0.2', ports: [10], count: 150 });
+    assert.equal(await swapDone, 0, swapOut);
+    const swapRes = (JSON.parse(swapOut.trim().split('\n').pop()!) as ChildOut).results;
+    assert.ok(swapRes.every((r) => r.ok), 'every swap succeeded');
+    assert.equal(during[10], 150, 'no packet lost while programs were swapped');
+    assert.equal(swapRes.length, 120);
 
     // detach
     const r3 = child(nsB!, spec([{ op: 'xdp-detach', ifname: v.b }]));
