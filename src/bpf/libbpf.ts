@@ -204,6 +204,7 @@ const f = {
   bpf_map_delete_elem: lib.func('int bpf_map_delete_elem(int fd, void *key)'),
   bpf_map_get_next_key: lib.func('int bpf_map_get_next_key(int fd, void *key, void *next_key)'),
   bpf_map_update_batch: lib.func('int bpf_map_update_batch(int fd, void *keys, void *values, _Inout_ uint32_t *count, bpf_map_batch_opts *opts)'),
+  bpf_map_lookup_batch: lib.func('int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, bpf_map_batch_opts *opts)'),
   bpf_map_delete_batch: lib.func('int bpf_map_delete_batch(int fd, void *keys, _Inout_ uint32_t *count, bpf_map_batch_opts *opts)'),
 
   ring_buffer__new: lib.func('void *ring_buffer__new(int map_fd, ring_buffer_sample_fn *cb, void *ctx, void *opts)'),
@@ -732,6 +733,17 @@ export function mapUpdateBatch(fd: number, keys: Buffer, values: Buffer, count: 
   const n = [count];
   const opts = { sz: MapBatchOpts.size, elem_flags: BigInt(elemFlags), flags: 0n };
   const err = f.bpf_map_update_batch(fd, keys, values, n, opts) as number;
+  return { err, done: n[0]! };
+}
+
+/**
+ * bpf_map_lookup_batch: fills up to `count` keys/values starting after token `inBatch` (null =
+ * from the start) and writes the resume token to `outBatch`. err is -ENOENT on the last chunk.
+ */
+export function mapLookupBatch(fd: number, inBatch: Buffer | null, outBatch: Buffer, keys: Buffer, values: Buffer, count: number): { err: number; done: number } {
+  const n = [count];
+  const opts = { sz: MapBatchOpts.size, elem_flags: 0n, flags: 0n };
+  const err = f.bpf_map_lookup_batch(fd, inBatch, outBatch, keys, values, n, opts) as number;
   return { err, done: n[0]! };
 }
 

@@ -23,6 +23,7 @@ import {
   u64,
   u16,
   bytes,
+  splitPerCpu,
 } from '../../src/bpf/index.js';
 import { isDifwError } from '../../src/errors.js';
 import {
@@ -162,6 +163,14 @@ test('batch update of 100k entries is fast; iteration and batch delete see them'
   assert.equal(n, N);
   assert.equal(sum, (BigInt(N) * BigInt(N - 1) / 2n) * 3n);
 
+  const t2 = performance.now();
+  const dumped = kv.dump();
+  t.diagnostic(`dump ${dumped.length} entries: ${(performance.now() - t2).toFixed(1)} ms`);
+  assert.equal(dumped.length, N);
+  assert.equal(new Set(dumped.map(([k]) => k.readUInt32LE(0))).size, N, 'no duplicates');
+  assert.ok(dumped.every(([k, v]) => v.readBigUInt64LE(0) === BigInt(k.readUInt32LE(0)) * 3n));
+  assert.equal(kv.dump(7).length, N, 'small chunks resume correctly');
+
   // delete half of them plus keys that do not exist (ignored)
   const del = keys.filter((_, i) => i % 2 === 0).concat([key32(N + 5), key32(N + 6)]);
   const t1 = performance.now();
@@ -187,6 +196,7 @@ test('LPM trie: batch update, longest prefix match, capacity error', (t) => {
     [{ prefixlen: 32, addr: Buffer.from([198, 18, 5, 7]) }, 3],
   ]);
   const find = (a: number[]) => tm.get({ prefixlen: 32, addr: Buffer.from(a) });
+  assert.deepEqual(tm.dump().map(([, v]) => v).sort(), [1, 2, 3], 'dump works (batch or fallback)');
   assert.equal(find([198, 18, 5, 7]), 3);
   assert.equal(find([198, 18, 5, 8]), 2);
   assert.equal(find([198, 19, 200, 1]), 1);
@@ -261,6 +271,11 @@ test('per-CPU maps read one value per possible CPU', (t) => {
   assert.ok(vals.every((v) => v.readBigUInt64LE(0) === 5n));
   const typed = new TypedMap(c, u32, u64);
   assert.deepEqual(typed.getPerCpu(2), Array(cpus).fill(5n));
+  const d = c.dump();
+  assert.equal(d.length, 8, 'array dump has every index');
+  assert.equal(d[2]![1].length, 8 * cpus);
+  assert.deepEqual(splitPerCpu(d[2]![1], 8).map((b) => b.readBigUInt64LE(0)), Array(cpus).fill(5n));
+  assert.deepEqual(new TypedMap(obj.map('totals'), u32, u64).dump().map(([k]) => k), [0, 1, 2, 3, 4, 5, 6, 7]);
   assert.throws(() => obj.map('kv').lookupPerCpu(key32(0)), (e: unknown) => isDifwError(e, 'DIFW_E_BPF_MAP'));
 });
 
