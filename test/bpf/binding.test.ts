@@ -389,6 +389,11 @@ test('testRun returns each packet\'s XDP verdict and the kernel duration', (t) =
   const arp = Buffer.alloc(60);
   arp.writeUInt16BE(0x0806, 12);
   assert.equal(p.testRun({ data: arp }).retval, XDP_PASS);
+  // TC programs run on an skb built from the same bytes
+  assert.equal(obj.program('tc_count').testRun({ data: udpFrame(10) }).retval, 0 /* TC_ACT_OK */);
+  assert.equal(obj.map('totals').lookup(key32(3))!.readBigUInt64LE(0), 1n);
+  // program types without BPF_PROG_TEST_RUN fail clearly
+  assert.throws(() => obj.program('tp_getppid').testRun({ data: udpFrame(10) }), (e: unknown) => isDifwError(e, 'DIFW_E_BPF_SYSCALL') && /Cannot test-run BPF program tp_getppid: .*not supported/i.test((e as Error).message));
   // the per-CPU and shared counters saw 1 + 1 + 1000 + 1 runs
   assert.equal(obj.map('totals').lookup(key32(0))!.readBigUInt64LE(0), 1003n);
   const per = obj.map('counters').lookupPerCpu(key32(0))!;
