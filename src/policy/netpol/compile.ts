@@ -33,7 +33,8 @@
  * Port ranges: [port, endPort] becomes exact ports up to the first 256-aligned boundary, whole
  * 256-port blocks, then exact ports: at most 766 entries per range, peer and endpoint.
  */
-import type { ClusterObject, NetworkPolicyPort, Protocol } from './model.js';
+import type { ClusterObject, LabelSelector, NetworkPolicyPort, Protocol } from './model.js';
+import type { Labels } from './selectors.js';
 import { buildCluster, type ClusterView, type PodView } from './cluster.js';
 import { matchSelector } from './selectors.js';
 import { normalize, type Direction, type NormPeer, type NormPolicy } from './rules.js';
@@ -100,8 +101,8 @@ export interface CompileOptions {
 interface PeerTarget {
   /** peer keys for the policy map */
   ids: number[];
-  /** pods this target reaches (for named-port resolution in egress rules) */
-  pods: PodView[];
+  /** pods this target reaches (for named-port resolution in egress rules; computed on demand) */
+  pods: () => PodView[];
 }
 
 function sortedUnique(xs: number[]): number[] {
@@ -122,25 +123,87 @@ export function expandRange(lo: number, hi: number): { kind: number; port: numbe
   return out;
 }
 
+const prefixMask = (len: number): bigint => (len === 0 ? 0n : ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - len)) - 1n));
+
+/**
+ * The set S of all ipBlock prefixes with their CIDR identities. Lookups avoid scanning S: prefixes
+ * inside a block are a contiguous run of the address-sorted list, and the longest match of an
+ * address probes one hash map per distinct prefix length.
+ */
 class CidrSet {
   readonly list: { cidr: Cidr; id: number }[];
+  readonly #byAddr: { cidr: Cidr; id: number }[];
+  readonly #byLen: [number, bigint, Map<bigint, number>][] = [];
   constructor(prefixes: Cidr[]) {
     const uniq = new Map<string, Cidr>();
     for (const c of prefixes) uniq.set(cidrKey(c), c);
     const sorted = [...uniq.values()].sort((a, b) => a.len - b.len || (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
     this.list = sorted.map((cidr, i) => ({ cidr, id: ID_CIDR_BASE + i }));
+    this.#byAddr = [...this.list].sort((a, b) => (a.cidr.addr < b.cidr.addr ? -1 : a.cidr.addr > b.cidr.addr ? 1 : a.cidr.len - b.cidr.len));
+    const lens = new Map<number, Map<bigint, number>>();
+    for (const x of this.list) {
+      let m = lens.get(x.cidr.len);
+      if (!m) lens.set(x.cidr.len, (m = new Map()));
+      m.set(x.cidr.addr, x.id);
+    }
+    for (const [len, m] of [...lens].sort((a, b) => b[0] - a[0])) this.#byLen.push([len, prefixMask(len), m]);
+  }
+  /** Prefixes of S inside `outer` (outer itself included when it is in S). */
+  #inside(outer: Cidr): { cidr: Cidr; id: number }[] {
+    const a = this.#byAddr;
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (a[mid]!.cidr.addr < outer.addr) lo = mid + 1;
+      else hi = mid;
+    }
+    const last = outer.addr | (((1n << 128n) - 1n) ^ prefixMask(outer.len));
+    const out: { cidr: Cidr; id: number }[] = [];
+    for (let i = lo; i < a.length && a[i]!.cidr.addr <= last; i++) if (a[i]!.cidr.len >= outer.len) out.push(a[i]!);
+    return out;
   }
   /** CIDR identities a block allows: prefixes inside cidr and inside no except. */
   idsFor(cidr: Cidr, except: Cidr[]): number[] {
-    return this.list.filter((x) => cidrContains(cidr, x.cidr) && !except.some((e) => cidrContains(e, x.cidr))).map((x) => x.id);
+    return this.#inside(cidr)
+      .filter((x) => !except.some((e) => cidrContains(e, x.cidr)))
+      .map((x) => x.id);
   }
   /** The identity of the longest prefix containing addr, or 0. */
   longest(addr: bigint): number {
-    let best = 0;
-    let bestLen = -1;
-    for (const x of this.list) if (x.cidr.len > bestLen && addrInCidr(addr, x.cidr)) (best = x.id), (bestLen = x.cidr.len);
-    return best;
+    for (const [, mask, m] of this.#byLen) {
+      const id = m.get(addr & mask);
+      if (id !== undefined) return id;
+    }
+    return 0;
   }
+}
+
+/** Pods indexed for selector evaluation: by namespace and by label pair. */
+class PodIndex {
+  readonly byNs = new Map<string, PodView[]>();
+  readonly nsLabels = new Map<string, Labels>();
+  readonly byLabel = new Map<string, PodView[]>();
+  constructor(readonly c: ClusterView) {
+    for (const [n, l] of c.namespaces) this.nsLabels.set(n, l);
+    for (const p of c.pods) {
+      push(this.byNs, p.namespace, p);
+      if (!this.nsLabels.has(p.namespace)) this.nsLabels.set(p.namespace, p.nsLabels);
+      for (const [k, v] of Object.entries(p.labels)) push(this.byLabel, `${k}\0${v}`, p);
+    }
+  }
+  select(policyNs: string, podSel: LabelSelector | undefined, nsSel: LabelSelector | undefined): PodView[] {
+    const nss = new Set(nsSel ? [...this.nsLabels].filter(([, l]) => matchSelector(nsSel, l)).map(([n]) => n) : [policyNs]);
+    const first = podSel && Object.entries(podSel.matchLabels ?? {})[0];
+    const cand = first ? (this.byLabel.get(`${first[0]}\0${first[1]}`) ?? []).filter((p) => nss.has(p.namespace)) : [...nss].flatMap((n) => this.byNs.get(n) ?? []);
+    return podSel ? cand.filter((p) => matchSelector(podSel, p.labels)) : cand;
+  }
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
 }
 
 function collectPrefixes(policies: NormPolicy[]): Cidr[] {
@@ -156,24 +219,20 @@ function collectPrefixes(policies: NormPolicy[]): Cidr[] {
   return out;
 }
 
-function peerTarget(c: ClusterView, cidrs: CidrSet, policyNs: string, peer: NormPeer): PeerTarget {
+function peerTarget(c: ClusterView, idx: PodIndex, cidrs: CidrSet, policyNs: string, peer: NormPeer): PeerTarget {
   switch (peer.kind) {
     case 'entity':
-      if (peer.entity === 'all') return { ids: [0], pods: c.pods };
-      return { ids: [peer.entity === 'host' ? ID_HOST : ID_WORLD], pods: [] };
+      if (peer.entity === 'all') return { ids: [0], pods: () => c.pods };
+      return { ids: [peer.entity === 'host' ? ID_HOST : ID_WORLD], pods: () => [] };
     case 'ipBlock': {
       const cidr = parseCidr(peer.ipBlock.cidr)!;
       const ex = (peer.ipBlock.except ?? []).map((x) => parseCidr(x)!);
-      const pods = c.pods.filter((p) => p.addrs.some((a) => addrInCidr(a, cidr) && !ex.some((e) => addrInCidr(a, e))));
+      const pods = () => c.pods.filter((p) => p.addrs.some((a) => addrInCidr(a, cidr) && !ex.some((e) => addrInCidr(a, e))));
       return { ids: cidrs.idsFor(cidr, ex), pods };
     }
     case 'selector': {
-      const pods = c.pods.filter(
-        (p) =>
-          (peer.namespaceSelector ? matchSelector(peer.namespaceSelector, p.nsLabels) : p.namespace === policyNs) &&
-          (peer.podSelector ? matchSelector(peer.podSelector, p.labels) : true),
-      );
-      return { ids: sortedUnique(pods.map((p) => p.identity)), pods };
+      const pods = idx.select(policyNs, peer.podSelector, peer.namespaceSelector);
+      return { ids: sortedUnique(pods.map((p) => p.identity)), pods: () => pods };
     }
   }
 }
@@ -195,9 +254,16 @@ class EntryBuilder {
   }
 }
 
+interface CompileCtx {
+  c: ClusterView;
+  idx: PodIndex;
+  cidrs: CidrSet;
+  /** peer targets memoised by policy namespace + peer */
+  memo: Map<string, PeerTarget>;
+}
+
 function compileDirection(
-  c: ClusterView,
-  cidrs: CidrSet,
+  x: CompileCtx,
   out: EntryBuilder,
   pol: NormPolicy,
   dir: Direction,
@@ -208,7 +274,15 @@ function compileDirection(
   const dn = DIR[dir];
   for (const rule of d.rules) {
     const bits = rule.action === 'allow' ? (pol.audit ? BIT.AUDIT_ALLOW : BIT.ALLOW) : pol.audit ? BIT.AUDIT_DENY : BIT.DENY;
-    const targets: PeerTarget[] = rule.peers === null ? [{ ids: [0], pods: c.pods }] : rule.peers.map((p) => peerTarget(c, cidrs, pol.namespace, p));
+    const targets: PeerTarget[] =
+      rule.peers === null
+        ? [{ ids: [0], pods: () => x.c.pods }]
+        : rule.peers.map((p) => {
+            const k = `${pol.namespace}\0${JSON.stringify(p)}`;
+            let t = x.memo.get(k);
+            if (!t) x.memo.set(k, (t = peerTarget(x.c, x.idx, x.cidrs, pol.namespace, p)));
+            return t;
+          });
     if (rule.ports === null) {
       for (const t of targets) for (const id of t.ids) out.add(ep, dn, id, PROTO.ANY, PORT_KIND.ANY, 0, bits);
       continue;
@@ -227,7 +301,7 @@ function emitPort(out: EntryBuilder, ep: number, dn: number, dir: Direction, loc
       for (const t of targets) for (const id of t.ids) for (const n of nums) out.add(ep, dn, id, proto, PORT_KIND.EXACT, n, bits);
     } else {
       // Resolved per destination pod; keyed by that pod's identity (named ports only exist on pods).
-      for (const t of targets) for (const q of t.pods) for (const n of namedPort(q, name, protoName)) out.add(ep, dn, q.identity, proto, PORT_KIND.EXACT, n, bits);
+      for (const t of targets) for (const q of t.pods()) for (const n of namedPort(q, name, protoName)) out.add(ep, dn, q.identity, proto, PORT_KIND.EXACT, n, bits);
     }
     return;
   }
@@ -239,6 +313,7 @@ export function compileNode(objects: readonly ClusterObject[], nodeName: string,
   const c = buildCluster(objects);
   const policies = c.policies.map(normalize);
   const cidrs = new CidrSet(collectPrefixes(policies));
+  const x: CompileCtx = { c, idx: new PodIndex(c), cidrs, memo: new Map() };
   const local = c.pods.filter((p) => p.node === nodeName);
   const out = new EntryBuilder();
   const endpoints: EndpointEntry[] = [];
@@ -250,8 +325,8 @@ export function compileNode(objects: readonly ClusterObject[], nodeName: string,
       if (pol.ingress.isolates) flags |= pol.audit ? ISO.AUDIT_INGRESS : ISO.INGRESS;
       if (pol.egress.isolates) flags |= pol.audit ? ISO.AUDIT_EGRESS : ISO.EGRESS;
       if (!pol.audit && [...pol.ingress.rules, ...pol.egress.rules].some((r) => r.action === 'deny')) flags |= ISO.HAS_DENY;
-      compileDirection(c, cidrs, out, pol, 'ingress', pod, ep);
-      compileDirection(c, cidrs, out, pol, 'egress', pod, ep);
+      compileDirection(x, out, pol, 'ingress', pod, ep);
+      compileDirection(x, out, pol, 'egress', pod, ep);
     }
     const e: EndpointEntry = { key: pod.key, namespace: pod.namespace, name: pod.name, ips: pod.ips, ep, identity: pod.identity, flags };
     if (opts.ifname) e.ifname = opts.ifname({ namespace: pod.namespace, name: pod.name });

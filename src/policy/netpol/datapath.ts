@@ -175,8 +175,8 @@ export class PodDatapath {
     return e.ifname ? ifindexOf(e.ifname) : 0;
   }
 
-  /** Swap in new tables atomically (see the module comment). */
-  apply(tables: NodeTables): void {
+  /** Swap in new tables atomically (see the module comment). Returns the time it took, in ms. */
+  apply(tables: NodeTables): number {
     const t0 = process.hrtime.bigint();
     const cfg = this.#config();
     const live = cfg.gen & 1;
@@ -199,7 +199,7 @@ export class PodDatapath {
       written.ep.push(podEpKey.encode({ ifindex, gen: next }));
       epv.push(podEpVal.encode({ ep: e.ep, identity: e.identity, flags: e.flags }));
     }
-    this.#ep.updateBatch(written.ep, epv);
+    if (epv.length > 0) this.#ep.updateBatch(written.ep, epv);
 
     const ipv: Buffer[] = [];
     for (const e of tables.ipcache) {
@@ -208,7 +208,7 @@ export class PodDatapath {
       written.ipc.push(podIpcKey.encode({ prefixlen: 8 + c.len, gen: next, addr: addrBytes(c.addr), _pad: Buffer.alloc(3) }));
       ipv.push(podIpcVal.encode({ id: e.identity, cidr_id: e.cidrIdentity, flags: e.flags }));
     }
-    this.#ipc.updateBatch(written.ipc, ipv);
+    if (ipv.length > 0) this.#ipc.updateBatch(written.ipc, ipv);
 
     const pk = Buffer.alloc(tables.policy.length * podPolicyKey.size);
     const pv = Buffer.alloc(tables.policy.length * podPolicyVal.size);
@@ -217,7 +217,7 @@ export class PodDatapath {
       podPolicyVal.write(pv, i * podPolicyVal.size, { bits });
       written.pol.push(pk.subarray(i * podPolicyKey.size, (i + 1) * podPolicyKey.size));
     });
-    this.#pol.updateBatchRaw(pk, pv, tables.policy.length);
+    if (tables.policy.length > 0) this.#pol.updateBatchRaw(pk, pv, tables.policy.length);
 
     let revision = (cfg.revision + 1) >>> 0;
     if (revision === 0) revision = 1;
@@ -226,10 +226,9 @@ export class PodDatapath {
     this.#clearGen(live);
     this.#tables = tables;
     this.#byIfindex = byIfindex;
-    this.#log.info(
-      { revision, storeRevision: tables.revision, endpoints: written.ep.length, ipcache: written.ipc.length, policy: written.pol.length, ms: Number(process.hrtime.bigint() - t0) / 1e6 },
-      'pod tables applied',
-    );
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    this.#log.info({ revision, storeRevision: tables.revision, endpoints: written.ep.length, ipcache: written.ipc.length, policy: written.pol.length, ms }, 'pod tables applied');
+    return ms;
   }
 
   /** Remove every entry of one generation. */
