@@ -33,6 +33,8 @@ export class BpfObject {
   #log: Logger;
   #loaded = false;
   #maps = new Map<string, BpfMap>();
+  /** Every map wrapper handed out (also pre-load ones dropped from #maps), closed with the object. */
+  #handedOut: BpfMap[] = [];
   #progs = new Map<string, BpfProgram>();
 
   private constructor(path: string, h: L.ObjHandle, log: Logger) {
@@ -86,6 +88,7 @@ export class BpfObject {
   }
 
   map(name: string): BpfMap {
+    this.#handle(); // throws once closed
     const cached = this.#maps.get(name);
     if (cached) return cached;
     const h = L.objectMaps(this.#handle()).find((m) => L.mapDesc(m).name === name);
@@ -93,6 +96,7 @@ export class BpfObject {
     const d = L.mapDesc(h);
     const m = new BpfMap({ name: d.name, type: d.type, keySize: d.keySize, valueSize: d.valueSize, maxEntries: d.maxEntries, fd: () => L.mapDesc(h).fd, ownsFd: false });
     this.#maps.set(name, m);
+    this.#handedOut.push(m);
     return m;
   }
 
@@ -106,6 +110,7 @@ export class BpfObject {
   }
 
   program(name: string): BpfProgram {
+    this.#handle();
     const cached = this.#progs.get(name);
     if (cached) return cached;
     const h = L.objectPrograms(this.#handle()).find((p) => L.progDesc(p).name === name);
@@ -135,7 +140,7 @@ export class BpfObject {
    */
   close(): void {
     if (!this.#h) return;
-    for (const m of this.#maps.values()) m.markClosed();
+    for (const m of this.#handedOut) m.markClosed();
     for (const p of this.#progs.values()) p.markClosed();
     L.objectClose(this.#h);
     this.#h = null;

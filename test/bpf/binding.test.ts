@@ -232,12 +232,20 @@ test('max_entries can be set before load', (t) => {
   if (skipUnlessBpf(t, NEEDS)) return;
   const obj = BpfObject.open(OBJ, { pinRoot: makePinDirOnce(t) });
   t.after(() => obj.close());
+  const early = obj.map('verdicts'); // handed out before load: usable after load
+  assert.throws(() => early.fd, /not loaded/);
   obj.setMaxEntries('kv', 10);
   obj.load();
   const kv = obj.map('kv');
   assert.equal(kv.maxEntries, 10);
+  early.update(key32(1), key32(2));
+  assert.equal(obj.map('verdicts').lookup(key32(1))!.readUInt32LE(0), 2);
   assert.throws(() => kv.updateBatch(Array.from({ length: 11 }, (_, i) => key32(i)), Array.from({ length: 11 }, () => val64(1n))), (e: unknown) => isDifwError(e, 'DIFW_E_BPF_MAP'));
   assert.throws(() => obj.setMaxEntries('kv', 20), (e: unknown) => isDifwError(e, 'DIFW_E_BPF_LOAD') && /already loaded/.test((e as Error).message));
+  obj.close();
+  assert.throws(() => early.lookup(key32(1)), /closed/);
+  assert.throws(() => kv.lookup(key32(1)), /closed/);
+  assert.throws(() => obj.map('kv'), /closed/);
 });
 
 test('TypedMap checks codec sizes and round-trips structs, setMany included', (t) => {
