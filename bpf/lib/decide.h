@@ -122,7 +122,7 @@ DIFW_INLINE void decide_body(const struct pkt *p, int cts, const struct chain_en
 		if (a) {
 			__u8 act = a->action;
 			if (level != FW_LOG_OFF && (a->log == FW_RLOG_ALL || (a->log == FW_RLOG_NEW && cts == CTS_NEW))) {
-				__u8 tag = act == FW_ACT_ALLOW ? FW_EV_ALLOW : act == FW_ACT_LIMIT ? FW_EV_ALLOW : FW_EV_BLOCK;
+				__u8 tag = act == FW_ACT_ALLOW ? FW_EV_ALLOW : act == FW_ACT_LIMIT ? FW_EV_LIMIT : FW_EV_BLOCK;
 				__u8 v = act == FW_ACT_DENY ? FW_V_DROP : act == FW_ACT_REJECT ? FW_V_REJECT : FW_V_PASS;
 				fw_emit(p, env, tag, v, a->number);
 			}

@@ -12,6 +12,7 @@
 #define FW_EV_AUDIT 3        /* [UFW AUDIT] */
 #define FW_EV_LIMIT_BLOCK 4  /* [UFW LIMIT BLOCK] */
 #define FW_EV_INVALID 5      /* [UFW AUDIT INVALID] */
+#define FW_EV_LIMIT 6        /* [UFW LIMIT]: a logged limit rule that accepted */
 
 /* fw_event.verdict */
 #define FW_V_PASS 1

@@ -14,7 +14,7 @@ import { DifwError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CompiledFirewall } from '../policy/ufw-compile.js';
 import { TableWriter } from './tables.js';
-import { FW_STATS, FW_STAT_COUNT, fwEvent, FW_EV_ALLOW, FW_EV_AUDIT, FW_EV_BLOCK, FW_EV_INVALID, FW_EV_LIMIT_BLOCK, type FwEvent } from './layouts.js';
+import { FW_STATS, FW_STAT_COUNT, fwEvent, FW_EV_ALLOW, FW_EV_AUDIT, FW_EV_BLOCK, FW_EV_INVALID, FW_EV_LIMIT, FW_EV_LIMIT_BLOCK, type FwEvent } from './layouts.js';
 
 /** tc filter handle/priority of difw's host-firewall programs (distinct from other users of clsact). */
 export const TC_HANDLE = 0xd1f;
@@ -40,7 +40,7 @@ export interface DatapathEvent {
   extra?: string;
 }
 
-const TAGS: Record<number, string> = { [FW_EV_BLOCK]: 'BLOCK', [FW_EV_ALLOW]: 'ALLOW', [FW_EV_AUDIT]: 'AUDIT', [FW_EV_LIMIT_BLOCK]: 'LIMIT BLOCK', [FW_EV_INVALID]: 'AUDIT INVALID' };
+const TAGS: Record<number, string> = { [FW_EV_BLOCK]: 'BLOCK', [FW_EV_ALLOW]: 'ALLOW', [FW_EV_AUDIT]: 'AUDIT', [FW_EV_LIMIT_BLOCK]: 'LIMIT BLOCK', [FW_EV_INVALID]: 'AUDIT INVALID', [FW_EV_LIMIT]: 'LIMIT' };
 const PROTOS: Record<number, string> = { 6: 'TCP', 17: 'UDP', 1: 'ICMP', 58: 'ICMPv6', 2: 'IGMP', 47: 'GRE', 50: 'ESP', 51: 'AH' };
 
 export function formatAddress(b: Buffer, family: number): string {

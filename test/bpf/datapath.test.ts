@@ -11,7 +11,7 @@
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
-import { Datapath } from '../../src/datapath/loader.js';
+import { Datapath, type DatapathEvent } from '../../src/datapath/loader.js';
 import { compileFirewall } from '../../src/policy/ufw-compile.js';
 import { DEFAULT_STATE, type FirewallState, type Rule, type Defaults, type LogLevel } from '../../src/ufw/model.js';
 import { ensureBpffs } from '../../src/state/paths.js';
@@ -453,22 +453,38 @@ test('generation flip: each apply shows exactly one complete rule set, old keys 
   }
 });
 
-test('events: policy blocks are logged at low, nothing at off, rule logs carry the rule number', (t) => {
+test('events: policy blocks are logged at low, nothing at off, rule logs carry the rule number', async (t) => {
   const d = need(t);
   if (!d) return;
-  const ring = d.map('fw_events');
-  assert.equal(ring.type, 27, 'fw_events is a ring buffer');
-  apply(d, { logging: 'low', rules: [{ dport: '22', protocol: 'tcp', logtype: 'log' }] });
-  const before = d.stats().events;
-  ingress(d, syn(R, H, 80, 50001)); // blocked by policy: logged
-  ingress(d, syn(R, H, 22, 50002)); // logged by the rule
-  ingress(d, P.udp(R, H, 1, 137)); // netbios: ufw-after-input skips logging
-  const mid = d.stats().events;
-  assert.equal(mid - before, 2n, 'two events at level low');
-  apply(d, { logging: 'off', rules: [{ dport: '22', protocol: 'tcp', logtype: 'log' }] });
-  ingress(d, syn(R, H, 80, 50003));
-  ingress(d, syn(R, H, 22, 50004));
-  assert.equal(d.stats().events, mid, 'nothing at level off');
+  const got: DatapathEvent[] = [];
+  const stop = d.onEvents((evs) => got.push(...evs));
+  try {
+    apply(d, { logging: 'low', rules: [{ dport: '22', protocol: 'tcp', logtype: 'log' }] });
+    const before = d.stats().events;
+    ingress(d, syn(R, H, 80, 50001)); // blocked by policy: logged
+    ingress(d, syn(R, H, 22, 50002)); // logged by rule 1
+    ingress(d, P.udp(R, H, 1, 137)); // NetBIOS: ufw-after-input goes to the policy quietly
+    const mid = d.stats().events;
+    assert.equal(mid - before, 2n, 'two events at level low');
+    for (let i = 0; i < 40 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(got.length, 2, 'both delivered through the ring buffer');
+    assert.deepEqual(
+      { tag: got[0]!.tag, src: got[0]!.src, dst: got[0]!.dst, proto: got[0]!.proto, dport: got[0]!.dport, len: got[0]!.len },
+      { tag: 'BLOCK', src: R, dst: H, proto: 'TCP', dport: 80, len: 40 },
+    );
+    assert.equal(got[1]!.tag, 'ALLOW');
+    assert.match(got[1]!.extra ?? '', /RULE=1/);
+    apply(d, { logging: 'off', rules: [{ dport: '22', protocol: 'tcp', logtype: 'log' }] });
+    ingress(d, syn(R, H, 80, 50003));
+    ingress(d, syn(R, H, 22, 50004));
+    assert.equal(d.stats().events, mid, 'nothing at level off');
+    apply(d, { logging: 'medium', rules: [] });
+    const m0 = d.stats().events;
+    ingress(d, P.tcp(R, H, { sport: 1, dport: 22, flags: P.TCP.SYN | P.TCP.FIN }));
+    assert.equal(d.stats().events - m0, 1n, 'INVALID is logged at medium');
+  } finally {
+    stop();
+  }
 });
 
 test('cost per packet is O(1) in the number of rules (10 vs 10,000 rules)', (t) => {
