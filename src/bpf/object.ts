@@ -130,7 +130,11 @@ export class BpfObject {
 
   /** Do not load `names` (call before load), e.g. programs for hooks this kernel lacks. */
   skipPrograms(names: string[]): void {
-    for (const n of names) L.progSetAutoload(this.program(n).handle(), false);
+    for (const n of names) {
+      this.program(n); // throws a clear error for unknown names
+      const h = L.objectPrograms(this.#handle()).find((p) => L.progDesc(p).name === n)!;
+      L.progSetAutoload(h, false);
+    }
   }
 
   /**
@@ -254,8 +258,7 @@ export class BpfProgram {
     this.#h = h;
   }
 
-  /** @internal */
-  handle(): L.ProgHandle {
+  #handle(): L.ProgHandle {
     if (this.#closed) throw new DifwError('DIFW_E_BPF_ATTACH', `Cannot use BPF program ${this.name}: its object was closed`);
     return this.#h;
   }
@@ -266,13 +269,13 @@ export class BpfProgram {
   }
 
   get fd(): number {
-    const fd = L.progFd(this.handle());
+    const fd = L.progFd(this.#handle());
     if (fd < 0) throw new DifwError('DIFW_E_BPF_ATTACH', `Cannot use BPF program ${this.name}: its object is not loaded`);
     return fd;
   }
 
   get section(): string {
-    return L.progDesc(this.handle()).section;
+    return L.progDesc(this.#handle()).section;
   }
 
   /**
@@ -361,7 +364,7 @@ export class BpfProgram {
       throw new DifwError('DIFW_E_BPF_ATTACH', `Cannot open cgroup ${cgroupPath}: ${(e as Error).message}`, { cause: e });
     }
     try {
-      return new BpfLink(withKernelMessage(() => L.attachCgroup(this.handle(), fd, () => `attach BPF program ${this.name} to cgroup ${cgroupPath}`)), `${this.name}@${cgroupPath}`);
+      return new BpfLink(withKernelMessage(() => L.attachCgroup(this.#handle(), fd, () => `attach BPF program ${this.name} to cgroup ${cgroupPath}`)), `${this.name}@${cgroupPath}`);
     } finally {
       closeSync(fd);
     }
@@ -371,17 +374,17 @@ export class BpfProgram {
   attachTracepoint(category: string, name: string): BpfLink {
     // libbpf resolves the tracepoint id through tracefs; say so when tracefs is not mounted.
     const hint = tracefsMounted() ? '' : ' (tracefs is not mounted at /sys/kernel/tracing; raw tracepoints do not need it)';
-    return new BpfLink(withKernelMessage(() => L.attachTracepoint(this.handle(), category, name, () => `attach BPF program ${this.name} to tracepoint ${category}/${name}${hint}`)), `${this.name}@${category}/${name}`);
+    return new BpfLink(withKernelMessage(() => L.attachTracepoint(this.#handle(), category, name, () => `attach BPF program ${this.name} to tracepoint ${category}/${name}${hint}`)), `${this.name}@${category}/${name}`);
   }
 
   /** Attach to a raw tracepoint by name. */
   attachRawTracepoint(name: string): BpfLink {
-    return new BpfLink(withKernelMessage(() => L.attachRawTracepoint(this.handle(), name, () => `attach BPF program ${this.name} to raw tracepoint ${name}`)), `${this.name}@raw:${name}`);
+    return new BpfLink(withKernelMessage(() => L.attachRawTracepoint(this.#handle(), name, () => `attach BPF program ${this.name} to raw tracepoint ${name}`)), `${this.name}@raw:${name}`);
   }
 
   /** Attach by section name (tp/..., raw_tp/..., tp_btf/..., fentry/..., kprobe/...). */
   attach(): BpfLink {
-    return new BpfLink(withKernelMessage(() => L.attachAuto(this.handle(), () => `attach BPF program ${this.name} (section ${this.section})`)), this.name);
+    return new BpfLink(withKernelMessage(() => L.attachAuto(this.#handle(), () => `attach BPF program ${this.name} (section ${this.section})`)), this.name);
   }
 
   /**

@@ -228,14 +228,18 @@ test('map types without batch ops fall back to per-entry updates (map-in-map)', 
   assert.throws(() => outer.updateBatch([key32(2)], [key32(obj.map('kv').fd)]), (e: unknown) => isDifwError(e, 'DIFW_E_BPF_MAP') && /Cannot update BPF map outer \(0 of 1 entries written\): Invalid argument/.test((e as Error).message));
 });
 
-test('max_entries can be set before load', (t) => {
+test('before load: max_entries, skipped programs, early map handles', (t) => {
   if (skipUnlessBpf(t, NEEDS)) return;
   const obj = BpfObject.open(OBJ, { pinRoot: makePinDirOnce(t) });
   t.after(() => obj.close());
   const early = obj.map('verdicts'); // handed out before load: usable after load
   assert.throws(() => early.fd, /not loaded/);
   obj.setMaxEntries('kv', 10);
+  obj.skipPrograms(['cg_sock_create']);
+  assert.throws(() => obj.skipPrograms(['nope']), (e: unknown) => isDifwError(e, 'DIFW_E_BPF_LOAD'));
   obj.load();
+  assert.throws(() => obj.program('cg_sock_create').fd, /not loaded/);
+  assert.ok(obj.program('xdp_pass').fd > 0);
   const kv = obj.map('kv');
   assert.equal(kv.maxEntries, 10);
   early.update(key32(1), key32(2));
