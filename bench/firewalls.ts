@@ -10,8 +10,9 @@ import type { Pair } from './topo.js';
 import { iptablesRestore, nftRuleset, ufwUserRules } from './rules.js';
 import { ufwLoadMany } from './ufw.js';
 import { difwSetupRules, difwUnavailable } from './difw.js';
+import { XdpFilter } from './xdpfilter.js';
 
-export type FirewallId = 'none' | 'difw' | 'iptables' | 'nftables' | 'ufw';
+export type FirewallId = 'none' | 'xdp-filter' | 'difw' | 'iptables' | 'nftables' | 'ufw';
 
 export interface Firewall {
   id: FirewallId;
@@ -41,6 +42,16 @@ export const FIREWALLS: Firewall[] = [
     tag: 'none',
     unavailable: () => null,
     apply: async () => {},
+  },
+  {
+    // The floor for "any XDP program on this veth": xdp-filter with N-1 source addresses in its
+    // hash map and its default allow policy (5201 passes because nothing denies it).
+    id: 'xdp-filter',
+    tag: 'xdpf',
+    unavailable: () => (has('xdp-filter') && has('bpftool') ? null : 'xdp-filter or bpftool not installed'),
+    apply: async (p, rules) => {
+      new XdpFilter(p).setAddresses(rules - 1);
+    },
   },
   {
     id: 'difw',

@@ -8,8 +8,8 @@
  *
  * Prints one aligned table and writes bench/results.json. A cell that cannot be measured is
  * "n/a" with its reason; no number is ever made up. Environment knobs (all optional):
- *   BENCH_SECONDS (2)  BENCH_REPS (3)  BENCH_WARMUP (0.5)  BENCH_RULES (10,1000,10000)
- *   BENCH_ONLY (testrun,pps,cps,extra)  BENCH_FIREWALLS (none,difw,iptables,nftables,ufw)
+ *   BENCH_SECONDS (1)  BENCH_REPS (5)  BENCH_WARMUP (0.3)  BENCH_RULES (10,1000,10000)
+ *   BENCH_ONLY (testrun,pps,cps,extra)  BENCH_FIREWALLS (none,xdp-filter,difw,iptables,nftables,ufw)
  *   BENCH_REPEAT (1000000 BPF_PROG_TEST_RUN repetitions per round)
  * Everything the run creates (namespaces, processes, mounts, /etc/ufw changes) is undone in a
  * finally block and on SIGINT/SIGTERM.
@@ -29,13 +29,13 @@ import { cellOf, ratio, render, setCell, target, type Cell, type Matrix, type Re
 import { restoreStaleBackup, UFW_LOCK } from './ufw.js';
 
 const env = process.env;
-const SECONDS = Number(env.BENCH_SECONDS ?? 2);
-const REPS = Math.max(1, Number(env.BENCH_REPS ?? 3));
-const WARMUP = Number(env.BENCH_WARMUP ?? 0.5);
+const SECONDS = Number(env.BENCH_SECONDS ?? 1);
+const REPS = Math.max(1, Number(env.BENCH_REPS ?? 5));
+const WARMUP = Number(env.BENCH_WARMUP ?? 0.3);
 const REPEAT = Number(env.BENCH_REPEAT ?? 1_000_000);
 const COUNTS = (env.BENCH_RULES ?? '10,1000,10000').split(',').map(Number).filter((n) => n >= 1);
 const ONLY = new Set((env.BENCH_ONLY ?? 'testrun,pps,cps,extra').split(','));
-const WANT_FW = new Set((env.BENCH_FIREWALLS ?? 'none,difw,iptables,nftables,ufw').split(','));
+const WANT_FW = new Set((env.BENCH_FIREWALLS ?? 'none,xdp-filter,difw,iptables,nftables,ufw').split(','));
 const LO = Math.min(...COUNTS);
 const HI = Math.max(...COUNTS);
 
@@ -192,12 +192,14 @@ async function trafficSections(): Promise<Section[]> {
   const cols: string[] = fws.map((f) => f.id);
   const ratioCols: Array<[string, string, string]> = [
     ['difw/none', 'difw', 'none'],
+    ['xdp-filter/none', 'xdp-filter', 'none'],
+    ['difw/xdp-filter', 'difw', 'xdp-filter'],
     ['difw/iptables', 'difw', 'iptables'],
     ['difw/nftables', 'difw', 'nftables'],
     ['difw/ufw', 'difw', 'ufw'],
   ].filter(([, a, b]) => cols.includes(a!) && cols.includes(b!)) as Array<[string, string, string]>;
   const acrossCounts = (m: Matrix): Section['ratios'] =>
-    cols.filter((c) => c !== 'none').map((c) => ({ name: `${c}@${HI}/${c}@${LO}`, value: ratio(cellOf(m, c, HI), cellOf(m, c, LO)) }));
+    cols.filter((c) => c === 'difw' || c === 'iptables' || c === 'nftables' || c === 'ufw').map((c) => ({ name: `${c}@${HI}/${c}@${LO}`, value: ratio(cellOf(m, c, HI), cellOf(m, c, LO)) }));
   const out: Section[] = [];
   if (ONLY.has('pps'))
     out.push({

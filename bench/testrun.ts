@@ -15,13 +15,13 @@
  *
  * Peer: xdp-filter (xdp-tools), a hash-lookup filter with the same shape of rule set:
  * N-1 `xdp-filter ip 198.19.a.b --mode src` and `xdp-filter port 5201 --mode dst --proto udp`.
- * xdp-filter needs a bpffs; the host has none at /sys/fs/bpf, so a private one is mounted at
- * /run/bn-bpffs-<pid>, bind-mounted on /sys/fs/bpf for each xdp-filter call, then unmounted.
+ * (See xdpfilter.ts for how xdp-filter is loaded and filled.)
  */
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
-import { median, sh, trySh } from './sh.js';
+import { XdpFilter } from './xdpfilter.js';
+import { median, sh } from './sh.js';
 import type { Pair } from './topo.js';
-import { denySources, FLOW_PORT } from './rules.js';
+import { FLOW_PORT } from './rules.js';
 
 const XDP_DROP = 1;
 
@@ -121,72 +121,12 @@ export function controlOk(p: Pair, progId: number): string | null {
   return r.retval === XDP_PASS ? null : `control packet to port ${FLOW_PORT + 1} got verdict ${r.retval}, expected XDP_PASS (2)`;
 }
 
-/**
- * Run xdp-filter inside the namespace with our private bpffs bind-mounted on /sys/fs/bpf.
- * xdp-filter pins its maps on the first bpffs it finds (it checks /sys/fs/bpf first, then
- * /proc/mounts), so without this it would pin into whatever bpffs another tool mounted; `ip
- * netns exec` gives each call its own mount namespace, so the bind mount stays private.
- */
-function xdpFilter(p: Pair, bpffs: string, args: string[]): string {
-  const script = `mount --bind ${bpffs} /sys/fs/bpf && exec xdp-filter "$@"`;
-  return sh(`run xdp-filter ${args[0]}`, 'ip', ['netns', 'exec', p.srv, 'sh', '-c', script, 'xdp-filter', ...args], {
-    env: { ...process.env, LIBXDP_BPFFS: '/sys/fs/bpf' },
-  });
-}
-
-/**
- * xdp-filter on the server veth; `measure(rules)` is called after each rule count is loaded.
- * The port rule and the first address are added with xdp-filter itself. xdp-filter takes one
- * address per call (~10 ms each on a busy 2-core VM), so the remaining addresses are written
- * into xdp-filter's own map with one `bpftool batch`, using the exact value bytes xdp-filter
- * wrote for its first address; the map's entry count is checked afterwards.
- */
+/** xdp-filter on the server veth; `measure(rules)` is called after each rule count is loaded. */
 export function xdpFilterSeries(p: Pair, counts: number[], measure: (rules: number, progId: number) => void): void {
-  const bpffs = `/run/bn-bpffs-${process.pid}`;
-  mkdirSync(bpffs, { recursive: true });
-  p.onDestroy('unload xdp-filter and unmount its bpffs', () => {
-    try {
-      xdpFilter(p, bpffs, ['unload', p.srvIf]);
-    } catch {
-      /* the namespace goes away next anyway */
-    }
-    trySh('umount', [bpffs]);
-    trySh('rmdir', [bpffs]);
-  });
-  sh('mount a private bpffs for xdp-filter', 'mount', ['-t', 'bpf', 'bpf', bpffs]);
-  xdpFilter(p, bpffs, ['load', '--mode', 'native', p.srvIf]);
-  xdpFilter(p, bpffs, ['port', String(FLOW_PORT), '--mode', 'dst', '--proto', 'udp']);
-  const j = JSON.parse(sh('read the veth', 'ip', ['-n', p.srv, '-j', 'link', 'show', 'dev', p.srvIf])) as Array<{ xdp?: { prog?: { id: number } } }>;
-  const progId = j[0]?.xdp?.prog?.id;
-  if (!progId) throw new Error('xdp-filter loaded but no XDP program is attached');
-  const map = `${bpffs}/xdp-filter/filter_ipv4`;
-  const sources = denySources(Math.max(...counts) - 1);
-  const keyBytes = (a: string): string => a.split('.').join(' ');
-  let value: string | null = null;
-  let loaded = 0; // addresses in the map
+  const xf = new XdpFilter(p);
+  xf.addPort(FLOW_PORT, 'udp');
   for (const rules of [...counts].sort((a, b) => a - b)) {
-    if (rules - 1 > loaded && value === null) {
-      xdpFilter(p, bpffs, ['ip', sources[0]!, '--mode', 'src']);
-      loaded = 1;
-      const look = JSON.parse(sh('read xdp-filter\'s map entry', 'bpftool', ['-j', 'map', 'lookup', 'pinned', map, 'key', ...keyBytes(sources[0]!).split(' ')])) as {
-        values: Array<{ value: string[] }>;
-      };
-      value = look.values[0]!.value.map((b) => String(parseInt(b, 16))).join(' ');
-    }
-    const add = sources.slice(loaded, rules - 1);
-    if (add.length) {
-      const cmds = add.map((a) => `map update pinned ${map} key ${keyBytes(a)} value ${value!}`).join('\n') + '\n';
-      const file = `/tmp/bn-xdpf-${process.pid}.batch`;
-      writeFileSync(file, cmds);
-      try {
-        sh('fill xdp-filter\'s address map', 'bpftool', ['batch', 'file', file]);
-      } finally {
-        rmSync(file, { force: true });
-      }
-      loaded += add.length;
-    }
-    const entries = (JSON.parse(sh('dump xdp-filter\'s address map', 'bpftool', ['-j', 'map', 'dump', 'pinned', map])) as unknown[]).length;
-    if (entries !== rules - 1) throw new Error(`xdp-filter holds ${entries} addresses, expected ${rules - 1}`);
-    measure(rules, progId);
+    xf.setAddresses(rules - 1);
+    measure(rules, xf.progId);
   }
 }
