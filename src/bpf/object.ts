@@ -51,7 +51,7 @@ export class BpfObject {
     const { result, error, lines } = L.captureLibbpfOutput(() => L.objectOpen(path, pinRoot));
     for (const l of lines) log.debug({ libbpf: l }, 'libbpf');
     if (error !== undefined || result === undefined) {
-      const tail = lines.slice(-5).join('\n');
+      const tail = lines.filter((l) => !l.includes('loading object from')).slice(-5).join('\n');
       const msg = error instanceof Error ? error.message : String(error);
       throw new DifwError('DIFW_E_BPF_LOAD', tail ? `${msg}\n${tail}` : msg, { cause: error });
     }
