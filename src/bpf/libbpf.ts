@@ -214,6 +214,10 @@ const f = {
 
   vsnprintf: libc.func('int vsnprintf(void *buf, size_t size, void *fmt, void *ap)'),
   close: libc.func('int close(int fd)'),
+  // Raw bpf(2) for commands libbpf 1.1.2 cannot express (netfilter links, kernel 6.4+).
+  syscall_bpf: libc.func('long syscall(long number, int cmd, _Inout_ uint8_t *attr, unsigned int size)'),
+  bpf_program__set_type: lib.func('int bpf_program__set_type(void *prog, int type)'),
+  bpf_program__set_expected_attach_type: lib.func('int bpf_program__set_expected_attach_type(void *prog, int type)'),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -483,6 +487,34 @@ export function progDesc(p: ProgHandle): ProgDesc {
 
 export function progFd(p: ProgHandle): number {
   return f.bpf_program__fd(p) as number;
+}
+
+/** Set the program type (and expected attach type) before load, for sections libbpf 1.1.2 does not know. */
+export function progSetType(p: ProgHandle, type: number, expectedAttachType: number): void {
+  check(f.bpf_program__set_type(p, type) as number, 'DIFW_E_BPF_LOAD', () => `set type of program ${f.bpf_program__name(p)}`);
+  check(f.bpf_program__set_expected_attach_type(p, expectedAttachType) as number, 'DIFW_E_BPF_LOAD', () => `set attach type of program ${f.bpf_program__name(p)}`);
+}
+
+const SYS_BPF = 321; // x86_64
+const BPF_LINK_CREATE = 28;
+export const BPF_PROG_TYPE_NETFILTER = 32;
+export const BPF_NETFILTER = 45;
+
+/**
+ * BPF_LINK_CREATE for a netfilter hook (union bpf_attr.link_create: prog_fd, target_fd,
+ * attach_type, flags, then netfilter {pf, hooknum, priority, flags}). Returns the link fd; the
+ * hook lives in the caller's network namespace while the fd or a pin of it exists.
+ */
+export function netfilterLinkCreate(progFd: number, pf: number, hooknum: number, priority: number, what: () => string): number {
+  const attr = Buffer.alloc(128);
+  attr.writeUInt32LE(progFd, 0);
+  attr.writeUInt32LE(BPF_NETFILTER, 8);
+  attr.writeUInt32LE(pf, 16);
+  attr.writeUInt32LE(hooknum, 20);
+  attr.writeInt32LE(priority, 24);
+  const r = Number(f.syscall_bpf(SYS_BPF, BPF_LINK_CREATE, attr, attr.length));
+  if (r < 0) throw new LibbpfError('DIFW_E_BPF_ATTACH', what(), -(koffi.errno() || 22));
+  return r;
 }
 
 export function progSetAutoload(p: ProgHandle, on: boolean): void {

@@ -129,6 +129,14 @@ export class BpfObject {
   }
 
   /** Do not load `names` (call before load), e.g. programs for hooks this kernel lacks. */
+  /** Set a program's type before load (sections libbpf 1.1.2 does not know, e.g. "netfilter"). */
+  setProgramType(name: string, type: number, expectedAttachType: number): void {
+    if (this.#loaded) throw new DifwError('DIFW_E_BPF_LOAD', `Cannot change the type of ${name}: ${this.name} is already loaded`);
+    const h = L.objectPrograms(this.#handle()).find((p) => L.progDesc(p).name === name);
+    if (!h) throw new DifwError('DIFW_E_BPF_LOAD', `Cannot find program ${name} in ${this.name}`);
+    L.progSetType(h, type, expectedAttachType);
+  }
+
   skipPrograms(names: string[]): void {
     for (const n of names) {
       this.program(n); // throws a clear error for unknown names
@@ -353,6 +361,20 @@ export class BpfProgram {
   /** Id of the TC program at handle/priority, 0 if none. */
   static tcAttachedId(ifindex: number, dir: TcDir, opts: TcOptions = {}): number {
     return withKernelMessage(() => L.tcQuery(ifindex, tcPoint(dir), opts.handle ?? 1, opts.priority ?? 1));
+  }
+
+  /**
+   * Attach a BPF_PROG_TYPE_NETFILTER program to a netfilter hook of the current network
+   * namespace (pf: 2 = IPv4, 10 = IPv6; hooknum: 3 = LOCAL_OUT ...). Returns the link fd:
+   * the hook stays while the fd is open or the link is pinned (`pinFd`).
+   */
+  attachNetfilter(pf: number, hooknum: number, priority: number): number {
+    return L.netfilterLinkCreate(this.fd, pf, hooknum, priority, () => `attach netfilter program ${this.name} (pf ${pf}, hook ${hooknum})`);
+  }
+
+  /** Pin a link fd (from attachNetfilter) on a bpffs; close the fd with fs.closeSync. */
+  static pinLinkFd(fd: number, path: string): void {
+    L.objPin(fd, path);
   }
 
   /** Attach to a cgroup v2 directory through a BPF link (sockops, cgroup/sock*, sock_addr ...). */
