@@ -25,7 +25,9 @@ struct chain_env {
 	struct fw_config cfg;
 	__u64 now;
 	__u32 gen;
-	__u32 chain;
+	__u16 chain;
+	__u8 dry;  /* only compute the verdict: no events, counters or limit stamps (nf_output) */
+	__u8 pad;
 	__u32 iif;
 	__u32 oif;
 };
@@ -33,7 +35,7 @@ struct chain_env {
 /* Global subprogram (verified once): log one event for this packet in this chain. */
 __noinline int fw_emit(const struct pkt *p, const struct chain_env *env, __u32 tag, __u32 verdict, __u32 rule)
 {
-	if (!p || !env)
+	if (!p || !env || env->dry)
 		return 0;
 	emit_event(p, &env->cfg, env->now, tag, env->chain, verdict, rule, env->iif, env->oif);
 	return 0;
@@ -85,7 +87,8 @@ DIFW_INLINE void decide_body(const struct pkt *p, int cts, const struct chain_en
 		return;
 	}
 	if (cts == CTS_EST || cts == CTS_REL) {
-		stat_inc(FW_STAT_CT_HIT);
+		if (!env->dry)
+			stat_inc(FW_STAT_CT_HIT);
 		d->refresh = cts == CTS_EST;
 		return;
 	}
@@ -93,7 +96,8 @@ DIFW_INLINE void decide_body(const struct pkt *p, int cts, const struct chain_en
 		if (p->family == 6 && p->proto == IPPROTO_ICMPV6 && p->icmp_type == 129)
 			return;
 		if (cts == CTS_INVALID) {
-			stat_inc(FW_STAT_INVALID);
+			if (!env->dry)
+				stat_inc(FW_STAT_INVALID);
 			if (level >= FW_LOG_MEDIUM)
 				fw_emit(p, env, FW_EV_INVALID, FW_V_DROP, 0);
 			d->verdict = FW_V_DROP;
@@ -133,7 +137,9 @@ DIFW_INLINE void decide_body(const struct pkt *p, int cts, const struct chain_en
 			} else if (act == FW_ACT_REJECT) {
 				set_reject(p, d, a->reject == FW_RJ_TCP_RST);
 			} else if (act == FW_ACT_LIMIT) {
-				if (cts == CTS_NEW && fw_limit_over(p, env->now)) {
+				if (env->dry) {
+					d->confirm = 1; /* a limit refusal is a reject: left to tc_egress */
+				} else if (cts == CTS_NEW && fw_limit_over(p, env->now)) {
 					stat_inc(FW_STAT_LIMITED);
 					if (level != FW_LOG_OFF)
 						fw_emit(p, env, FW_EV_LIMIT_BLOCK, FW_V_REJECT, a->number);

@@ -62,6 +62,8 @@ export const FW_META_MAGIC = 0xd1f3a11d;
 export const FW_REPLY_RST = 1;
 export const FW_REPLY_ICMP = 2;
 export const FW_SCRATCH_BYTES = 256;
+export const FW_NF_SCRATCH_BYTES = 4096;
+export const FW_NF_COPY = 256;
 
 /** Per-CPU counters of map fw_stats, by index (FW_STAT_*). */
 export const FW_STATS = [
@@ -216,6 +218,7 @@ export const fwXdpMeta = struct('fw_xdp_meta', [
 ] as const);
 
 export const fwScratch = struct('fw_scratch', [['buf', bytes(FW_SCRATCH_BYTES)]] as const);
+export const fwNfScratch = struct('fw_nf_scratch', [['buf', bytes(FW_NF_SCRATCH_BYTES)]] as const);
 
 /** Every struct codec with the header that defines it (checked by test/unit/layout.test.ts). */
 export const LAYOUTS: ReadonlyArray<{ header: string; codec: StructCodec<any> }> = [
@@ -233,6 +236,7 @@ export const LAYOUTS: ReadonlyArray<{ header: string; codec: StructCodec<any> }>
   { header: 'ev_budget.h', codec: evBudget },
   { header: 'xdp_meta.h', codec: fwXdpMeta },
   { header: 'scratch.h', codec: fwScratch },
+  { header: 'nf_scratch.h', codec: fwNfScratch },
 ];
 
 /** C macro name -> the value this module uses (checked against the headers). */
@@ -246,7 +250,7 @@ export const CONSTANTS: Readonly<Record<string, number>> = {
   CT_F_ORIG_A, CT_F_SEEN_REPLY, FW_LIMIT_SLOTS, FW_LIMIT_HITS, FW_FRAG_PASS, FW_FRAG_DROP,
   FW_EV_BLOCK, FW_EV_ALLOW, FW_EV_AUDIT, FW_EV_LIMIT_BLOCK, FW_EV_INVALID, FW_EV_LIMIT,
   FW_V_PASS, FW_V_DROP, FW_V_REJECT, FW_META_MAGIC, FW_REPLY_RST, FW_REPLY_ICMP,
-  FW_SCRATCH_BYTES, FW_STAT_COUNT,
+  FW_SCRATCH_BYTES, FW_NF_SCRATCH_BYTES, FW_NF_COPY, FW_STAT_COUNT,
   ...Object.fromEntries(FW_STATS.map((s, i) => [`FW_STAT_${s.toUpperCase()}`, i])),
 };
 

@@ -9,6 +9,7 @@
  * falling back to generic when the driver has no XDP support).
  */
 import { join } from 'node:path';
+import { closeSync, rmSync } from 'node:fs';
 import { BpfObject, BpfProgram, RingBuffer, splitPerCpu, type BpfMap } from '../bpf/index.js';
 import { DifwError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -19,6 +20,16 @@ import { FW_STATS, FW_STAT_COUNT, fwEvent, FW_EV_ALLOW, FW_EV_AUDIT, FW_EV_BLOCK
 /** tc filter handle/priority of difw's host-firewall programs (distinct from other users of clsact). */
 export const TC_HANDLE = 0xd1f;
 export const TC_PRIORITY = 0xd1f;
+
+/** netfilter: BPF_PROG_TYPE_NETFILTER / BPF_NETFILTER, NFPROTO_IPV4/6, NF_INET_LOCAL_OUT. */
+const NF_PROG_TYPE = 32;
+const NF_ATTACH = 45;
+const NF_LOCAL_OUT = 3;
+const NF_PRIORITY = 1; // right after iptables' filter table (0)
+const NF_LINKS: ReadonlyArray<[pf: number, pin: string]> = [
+  [2, 'nf_out4'],
+  [10, 'nf_out6'],
+];
 
 export interface DatapathOptions {
   pinDir: string;
@@ -87,14 +98,20 @@ export class Datapath {
   readonly xdp: BpfObject;
   readonly tcIngress: BpfObject;
   readonly tcEgress: BpfObject;
+  /** LOCAL_OUT netfilter program (kernel 6.4+); undefined when it could not be loaded. */
+  readonly nfOutput: BpfObject | undefined;
   readonly tables: TableWriter;
   readonly #log: Logger;
+  readonly #pinDir: string;
+  #hostAttached = false;
   #closed = false;
 
-  private constructor(xdp: BpfObject, tcIn: BpfObject, tcOut: BpfObject, log: Logger) {
+  private constructor(xdp: BpfObject, tcIn: BpfObject, tcOut: BpfObject, nf: BpfObject | undefined, pinDir: string, log: Logger) {
     this.xdp = xdp;
     this.tcIngress = tcIn;
     this.tcEgress = tcOut;
+    this.nfOutput = nf;
+    this.#pinDir = pinDir;
     this.#log = log;
     this.tables = new TableWriter({ config: xdp.map('fw_config'), tuples: xdp.map('fw_tuples'), keys: xdp.map('fw_keys'), actions: xdp.map('fw_actions') }, log);
   }
@@ -117,8 +134,22 @@ export class Datapath {
     try {
       tcIn = open('tc_ingress');
       const tcOut = open('tc_egress');
-      opts.logger.info({ pinDir: opts.pinDir }, 'host firewall datapath loaded');
-      return new Datapath(xdp, tcIn, tcOut, opts.logger);
+      let nf: BpfObject | undefined;
+      try {
+        nf = BpfObject.open(join(objDir, 'nf_output.bpf.o'), { pinRoot: opts.pinDir, logger: opts.logger });
+        try {
+          nf.setProgramType('nf_output', NF_PROG_TYPE, NF_ATTACH);
+          nf.load();
+        } catch (e) {
+          nf.close();
+          throw e;
+        }
+      } catch (e) {
+        nf = undefined;
+        opts.logger.warn({ err: (e as Error).message }, 'netfilter output program unavailable: outgoing drops are enforced at TC egress only (senders see no EPERM)');
+      }
+      opts.logger.info({ pinDir: opts.pinDir, netfilter: nf !== undefined }, 'host firewall datapath loaded');
+      return new Datapath(xdp, tcIn, tcOut, nf, opts.pinDir, opts.logger);
     } catch (e) {
       tcIn?.close();
       xdp.close();
@@ -137,8 +168,40 @@ export class Datapath {
     return this.tcEgress.program('tc_egress');
   }
 
+  /**
+   * Hook the LOCAL_OUT program into this network namespace (IPv4 and IPv6), pinned in the pin
+   * dir so it outlives the agent like the XDP/TC attachments. A new agent creates its links
+   * before it unpins the old ones: both run for a moment, never neither.
+   */
+  attachHost(): void {
+    if (this.#hostAttached || !this.nfOutput) return;
+    const prog = this.nfOutput.program('nf_output');
+    for (const [pf, name] of NF_LINKS) {
+      const fd = prog.attachNetfilter(pf, NF_LOCAL_OUT, NF_PRIORITY);
+      try {
+        const path = join(this.#pinDir, name);
+        rmSync(path, { force: true });
+        BpfProgram.pinLinkFd(fd, path);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    this.#hostAttached = true;
+  }
+
+  /** Remove the LOCAL_OUT hooks (unpinning destroys the links). */
+  detachHost(): void {
+    for (const [, name] of NF_LINKS) rmSync(join(this.#pinDir, name), { force: true });
+    this.#hostAttached = false;
+  }
+
   /** Attach (or atomically replace) the three programs on one interface. */
   attach(ifindex: number): void {
+    try {
+      this.attachHost();
+    } catch (e) {
+      this.#log.warn({ err: (e as Error).message }, 'cannot hook netfilter LOCAL_OUT: outgoing drops are enforced at TC egress only');
+    }
     const tc = { handle: TC_HANDLE, priority: TC_PRIORITY };
     this.program('tc_ingress').attachTc(ifindex, 'ingress', tc);
     this.program('tc_egress').attachTc(ifindex, 'egress', tc);
@@ -215,6 +278,7 @@ export class Datapath {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.nfOutput?.close();
     this.tcEgress.close();
     this.tcIngress.close();
     this.xdp.close();

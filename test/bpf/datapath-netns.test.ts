@@ -3,7 +3,8 @@
  * (td-a <-> td-b over a veth pair): the firewall runs on td-b's veth. Checks that rejects reach
  * the sockets as ECONNREFUSED for TCP and UDP, in both directions (inbound: XDP marks, TC
  * ingress answers; outbound: TC egress answers into the local stack), over IPv4 and IPv6, and
- * that allowed and denied ports behave (open / timeout) so the refusals are the firewall's.
+ * that allowed and denied ports behave (open / timeout) so the refusals are the firewall's, and
+ * that an outgoing UDP drop reaches the sender as EPERM (netfilter LOCAL_OUT program).
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -89,14 +90,14 @@ test('reject gives ECONNREFUSED for TCP and UDP, inbound and outbound, IPv4 and 
   }
 
   // listeners everywhere the firewall decides, so "refused" can only come from the firewall
-  const ports = { tcp: [22, 80, 81, 9], udp: [8082, 10, 11] };
+  const ports = { tcp: [22, 80, 81, 9, 13], udp: [8082, 10, 11, 12] };
   for (const ns of [NS_A, NS_B]) {
     const l = spawn('ip', ['netns', 'exec', ns, 'python3', join(TOOLS, 'listener.py'), JSON.stringify(ports)], { stdio: ['ignore', 'pipe', 'inherit'] });
     procs.push(l);
     await waitLine(l, 'ready', 5000);
   }
 
-  const pairs = [rule({ dport: '22', protocol: 'tcp' }), rule({ action: 'reject', dport: '80', protocol: 'tcp' }), rule({ action: 'reject', dport: '8082', protocol: 'udp' }), rule({ direction: 'out', action: 'reject', dport: '9', protocol: 'tcp' }), rule({ direction: 'out', action: 'reject', dport: '10', protocol: 'udp' })];
+  const pairs = [rule({ dport: '22', protocol: 'tcp' }), rule({ action: 'reject', dport: '80', protocol: 'tcp' }), rule({ action: 'reject', dport: '8082', protocol: 'udp' }), rule({ direction: 'out', action: 'reject', dport: '9', protocol: 'tcp' }), rule({ direction: 'out', action: 'reject', dport: '10', protocol: 'udp' }), rule({ direction: 'out', action: 'deny', dport: '12', protocol: 'udp' }), rule({ direction: 'out', action: 'deny', dport: '13', protocol: 'tcp' })];
   const state: FirewallState = {
     ...DEFAULT_STATE,
     enabled: true,
@@ -130,6 +131,10 @@ test('reject gives ECONNREFUSED for TCP and UDP, inbound and outbound, IPv4 and 
       outbound.push([{ src: b, dst: a, proto: 'tcp', port: 22 }, 'open']);
       outbound.push([{ src: b, dst: a, proto: 'udp', port: 10 }, 'refused']);
       outbound.push([{ src: b, dst: a, proto: 'udp', port: 11 }, 'open']);
+      // an outgoing drop happens in netfilter LOCAL_OUT (nf_output): the UDP sender sees EPERM
+      // like with iptables; a TCP connect retries its SYN until it times out
+      outbound.push([{ src: b, dst: a, proto: 'udp', port: 12 }, 'error:EPERM']);
+      outbound.push([{ src: b, dst: a, proto: 'tcp', port: 13 }, 'timeout']);
     }
     const got2 = probe(NS_B, outbound.map(([p]) => p));
     outbound.forEach(([p, want], i) => assert.equal(got2[i], want, `B -> A ${p.proto}/${p.port} (${p.dst})`));

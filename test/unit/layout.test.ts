@@ -27,7 +27,7 @@ function cProgram(): string {
 }
 
 test('every map header in bpf/maps owned by the host firewall is covered', () => {
-  const fw = ['config.h', 'rule_tuples.h', 'rule_keys.h', 'rule_actions.h', 'ct.h', 'limit.h', 'frag.h', 'events.h', 'ev_budget.h', 'stats.h', 'xdp_meta.h', 'scratch.h'];
+  const fw = ['config.h', 'rule_tuples.h', 'rule_keys.h', 'rule_actions.h', 'ct.h', 'limit.h', 'frag.h', 'events.h', 'ev_budget.h', 'stats.h', 'xdp_meta.h', 'scratch.h', 'nf_scratch.h'];
   const present = readdirSync(join(ROOT, 'bpf/maps'));
   for (const h of fw) {
     assert.ok(present.includes(h), `bpf/maps/${h} exists`);
