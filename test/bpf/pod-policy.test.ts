@@ -75,6 +75,23 @@ const serverPolicy = {
   },
 };
 
+function udp6Frame(saddr: string, daddr: string, sport: number, dport: number): Buffer {
+  const eth = Buffer.alloc(14);
+  eth.writeUInt16BE(0x86dd, 12);
+  const ip = Buffer.alloc(40);
+  ip[0] = 0x60;
+  ip.writeUInt16BE(12, 4);
+  ip[6] = 17;
+  ip[7] = 64;
+  addrBytes(saddr).copy(ip, 8);
+  addrBytes(daddr).copy(ip, 24);
+  const udp = Buffer.alloc(12);
+  udp.writeUInt16BE(sport, 0);
+  udp.writeUInt16BE(dport, 2);
+  udp.writeUInt16BE(12, 4);
+  return Buffer.concat([eth, ip, udp]);
+}
+
 function udpFrame(saddr: string, daddr: string, sport: number, dport: number): Buffer {
   const eth = Buffer.alloc(14);
   eth.writeUInt16BE(0x0800, 12);
@@ -279,6 +296,31 @@ test('pod policy datapath packet tables', async (t) => {
     await settle();
     assert.equal(events.length, 1);
     assert.equal(events[0]!.verdict, 'audit');
+  });
+
+  await t.test('IPv6: ipBlock prefixes and except in the LPM ipcache', () => {
+    const v6pol = {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'v6', namespace: 'x' },
+      spec: { podSelector: { matchLabels: { app: 'server' } }, ingress: [{ from: [{ ipBlock: { cidr: '2001:db8:1::/48', except: ['2001:db8:1:ff::/64'] } }], ports: [{ port: 53, protocol: 'UDP' }] }] },
+    };
+    const v6server = pod('x', 'server', { app: 'server' }, '2001:db8:99::10', 'node-1');
+    objs = [ns('x'), v6server, v6pol];
+    dp.apply(compile(objs));
+    assert.equal(run(to, udp6Frame('2001:db8:1::5', '2001:db8:99::10', 4000, 53)), OK);
+    assert.equal(run(to, udp6Frame('2001:db8:1:ff::5', '2001:db8:99::10', 4000, 53)), SHOT, 'in the except');
+    assert.equal(run(to, udp6Frame('2001:db8:2::5', '2001:db8:99::10', 4000, 53)), SHOT, 'outside the block');
+    assert.equal(run(to, udp6Frame('2001:db8:1::5', '2001:db8:99::10', 4000, 54)), SHOT, 'other port');
+  });
+
+  await t.test('apply leaves exactly one generation of entries in the maps', () => {
+    const tables = compile([...baseObjects(), serverPolicy]);
+    for (let i = 0; i < 3; i++) dp.apply(tables);
+    const count = (name: string) => [...dp.object.map(name).keys()].length;
+    assert.equal(count('pod_policy'), tables.policy.length);
+    assert.equal(count('pod_ipcache'), tables.ipcache.length);
+    assert.equal(count('pod_endpoints'), 1, 'only the pod behind lo resolves');
   });
 
   await t.test('O(1): ns per packet with 10 vs 1000 policies', (tt) => {
