@@ -16,6 +16,7 @@
  */
 import koffi, { type TypeObject } from 'koffi';
 import { readFileSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
 import { DifwError, type ErrorCode } from '../errors.js';
 import { logger } from '../log.js';
 
@@ -319,7 +320,9 @@ function onPrint(level: number, fmt: unknown, ap: unknown): number {
 }
 
 function ensurePrint(): void {
-  if (printRegistered) return;
+  // libbpf's print hook is process-global: only the main thread installs it, so a callback
+  // never has to hop to another (possibly blocked) thread's event loop.
+  if (printRegistered || !isMainThread) return;
   // Registered once for the process lifetime (the slot is never released on purpose: libbpf
   // keeps the pointer globally and may print from any later call).
   const cb = koffi.register(onPrint, koffi.pointer(PrintFn));
