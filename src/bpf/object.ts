@@ -128,7 +128,6 @@ export class BpfObject {
     return L.objectPrograms(this.#handle()).map((p) => L.progDesc(p).name);
   }
 
-  /** Do not load `names` (call before load), e.g. programs for hooks this kernel lacks. */
   /** Set a program's type before load (sections libbpf 1.1.2 does not know, e.g. "netfilter"). */
   setProgramType(name: string, type: number, expectedAttachType: number): void {
     if (this.#loaded) throw new DifwError('DIFW_E_BPF_LOAD', `Cannot change the type of ${name}: ${this.name} is already loaded`);
@@ -137,6 +136,7 @@ export class BpfObject {
     L.progSetType(h, type, expectedAttachType);
   }
 
+  /** Do not load `names` (call before load), e.g. programs for hooks this kernel lacks. */
   skipPrograms(names: string[]): void {
     for (const n of names) {
       this.program(n); // throws a clear error for unknown names
