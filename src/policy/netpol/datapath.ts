@@ -29,8 +29,33 @@ export interface PodDatapathOptions {
   pinDir: string;
   objDir?: string;
   logger?: Logger;
-  /** Receives every drop / audit event (decoded). */
+  /**
+   * Receives every drop / audit event (decoded). Default: each event is logged at info level
+   * (`pod policy event`), at most EVENT_LOG_PER_S per second; the rest are counted and the count
+   * is logged with the next logged event.
+   */
   onEvent?: (e: PodEvent) => void;
+}
+
+const EVENT_LOG_PER_S = 50;
+
+function eventLogger(log: Logger): (e: PodEvent) => void {
+  let windowStart = 0;
+  let inWindow = 0;
+  let suppressed = 0;
+  return (e) => {
+    const now = Date.now();
+    if (now - windowStart >= 1000) {
+      windowStart = now;
+      inWindow = 0;
+    }
+    if (++inWindow > EVENT_LOG_PER_S) {
+      suppressed++;
+      return;
+    }
+    log.info({ event: { ...e, tsNs: e.tsNs.toString() }, ...(suppressed ? { suppressed } : {}) }, 'pod policy event');
+    suppressed = 0;
+  };
 }
 
 export interface PodEvent {
@@ -87,7 +112,7 @@ export class PodDatapath {
   readonly #ipc: BpfMap;
   readonly #pol: BpfMap;
   readonly #ct: BpfMap;
-  #ring: RingBuffer | undefined;
+  readonly #ring: RingBuffer;
   #attached = new Set<number>();
   /** What this process wrote per generation; undefined = unknown (scan the map). */
   #written: [Written | undefined, Written | undefined] = [undefined, undefined];
@@ -95,7 +120,7 @@ export class PodDatapath {
   #byIfindex = new Map<number, EndpointEntry>();
   #bound = new Map<string, number>(); // pod key -> ifindex given to attachPod
 
-  private constructor(obj: BpfObject, log: Logger, onEvent?: (e: PodEvent) => void) {
+  private constructor(obj: BpfObject, log: Logger, onEvent: (e: PodEvent) => void) {
     this.#obj = obj;
     this.#log = log;
     this.#from = obj.program('pod_from');
@@ -105,10 +130,8 @@ export class PodDatapath {
     this.#ipc = obj.map('pod_ipcache');
     this.#pol = obj.map('pod_policy');
     this.#ct = obj.map('pod_ct');
-    if (onEvent) {
-      this.#ring = new RingBuffer(obj.map('pod_events'), (rec) => onEvent(this.#decode(rec)), { logger: log });
-      this.#ring.start();
-    }
+    this.#ring = new RingBuffer(obj.map('pod_events'), (rec) => onEvent(this.#decode(rec)), { logger: log });
+    this.#ring.start();
   }
 
   static async load(opts: PodDatapathOptions): Promise<PodDatapath> {
@@ -116,7 +139,7 @@ export class PodDatapath {
     const obj = BpfObject.open(join(opts.objDir ?? 'build', 'tc_pod.bpf.o'), { pinRoot: opts.pinDir, logger: log });
     try {
       obj.load();
-      return new PodDatapath(obj, log, opts.onEvent);
+      return new PodDatapath(obj, log, opts.onEvent ?? eventLogger(log));
     } catch (e) {
       obj.close();
       throw e;
@@ -284,7 +307,7 @@ export class PodDatapath {
    * process), e.g. for an agent restart.
    */
   close(opts: { detach?: boolean } = {}): void {
-    this.#ring?.stop();
+    this.#ring.stop();
     for (const i of opts.detach === false ? [] : [...this.#attached]) {
       try {
         this.detachPod(i);
