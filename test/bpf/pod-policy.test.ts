@@ -92,6 +92,17 @@ function udp6Frame(saddr: string, daddr: string, sport: number, dport: number): 
   return Buffer.concat([eth, ip, udp]);
 }
 
+function icmpEcho(saddr: string, daddr: string, type: 0 | 8, id: number): Buffer {
+  const f = udpFrame(saddr, daddr, 0, 0);
+  f[14 + 9] = 1; // IPPROTO_ICMP
+  const icmp = f.subarray(34);
+  icmp.fill(0);
+  icmp[0] = type;
+  icmp.writeUInt16BE(id, 4);
+  icmp.writeUInt16BE(1, 6);
+  return f;
+}
+
 function udpFrame(saddr: string, daddr: string, sport: number, dport: number): Buffer {
   const eth = Buffer.alloc(14);
   eth.writeUInt16BE(0x0800, 12);
@@ -212,6 +223,18 @@ test('pod policy datapath packet tables', async (t) => {
     assert.equal(events.length, 3);
     assert.ok(events.every((e) => e.addressDerived && !e.verified));
     assert.deepEqual(events.map((e) => e.peerIdentity), [otherId, 2, clientId]);
+  });
+
+  await t.test('ICMP echo: address-derived, only rules without ports admit it, the reply follows the request', () => {
+    assert.equal(run(to, icmpEcho(CLIENT_IP, SERVER_IP, 8, 77)), SHOT, 'the server policy lists ports: no ICMP');
+    const anyProto = structuredClone(serverPolicy);
+    (anyProto.spec.ingress as unknown[]).push({ from: [{ podSelector: { matchLabels: { app: 'other' } } }] });
+    dp.apply(compile([...baseObjects(), anyProto]));
+    assert.equal(run(to, icmpEcho(OTHER_IP, SERVER_IP, 8, 78)), OK, 'a rule without ports admits every protocol');
+    assert.equal(run(from, icmpEcho(SERVER_IP, OTHER_IP, 0, 78)), OK, 'echo reply');
+    assert.equal(run(from, icmpEcho(SERVER_IP, OTHER_IP, 0, 79)), SHOT, 'a reply to nothing is egress, and egress is isolated');
+    assert.equal(run(to, icmpEcho(CLIENT_IP, SERVER_IP, 8, 80)), SHOT);
+    dp.apply(compile(objs));
   });
 
   await t.test("egress TCP: the server's SYN-ACK claim decides the client pod's egress before the handshake completes", async () => {
