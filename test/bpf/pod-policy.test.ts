@@ -346,6 +346,32 @@ test('pod policy datapath packet tables', async (t) => {
     assert.equal(count('pod_endpoints'), 1, 'only the pod behind lo resolves');
   });
 
+  await t.test('a restarted loader reuses the pinned maps: conntrack survives, revision continues, stale entries go', async () => {
+    objs = [...baseObjects(), serverPolicy];
+    const tables = compile(objs);
+    dp.apply(tables);
+    const c = conn(CLIENT_IP, SERVER_IP, 80);
+    assert.equal(run(to, syn(c, clientId)), OK);
+    const rev = dp.revision;
+    const dp2 = await PodDatapath.load({ pinDir, objDir: OBJDIR, onEvent: () => {} });
+    try {
+      assert.equal(dp2.revision, rev);
+      dp2.apply(tables);
+      assert.equal(dp2.revision, rev + 1);
+      const to2 = dp2.object.program('pod_to');
+      assert.equal(run(to2, seg(CLIENT_IP, SERVER_IP, c.sport, 80)), OK, 'established flow kept by the pinned conntrack');
+      assert.equal(run(to2, syn(conn(OTHER_IP, SERVER_IP, 80), otherId)), SHOT);
+      const count = (name: string) => [...dp2.object.map(name).keys()].length;
+      assert.equal(count('pod_policy'), tables.policy.length);
+      assert.equal(count('pod_ipcache'), tables.ipcache.length);
+    } finally {
+      dp2.close({ detach: false });
+    }
+    dp.apply(tables); // the first loader takes over again: it notices the other writer and scans
+    assert.equal([...dp.object.map('pod_policy').keys()].length, tables.policy.length);
+    assert.equal([...dp.object.map('pod_ipcache').keys()].length, tables.ipcache.length);
+  });
+
   await t.test('O(1): ns per packet with 10 vs 1000 policies', (tt) => {
     const measure = (n: number) => {
       const many: unknown[] = [...baseObjects(), serverPolicy];

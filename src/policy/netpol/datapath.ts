@@ -117,6 +117,8 @@ export class PodDatapath {
   /** What this process wrote per generation; undefined = unknown (scan the map). */
   #written: [Written | undefined, Written | undefined] = [undefined, undefined];
   #tables: NodeTables | undefined;
+  /** Revision this instance last wrote; another writer since then makes #written unreliable. */
+  #lastRevision = -1;
   #byIfindex = new Map<number, EndpointEntry>();
   #bound = new Map<string, number>(); // pod key -> ifindex given to attachPod
 
@@ -202,6 +204,7 @@ export class PodDatapath {
   apply(tables: NodeTables): number {
     const t0 = process.hrtime.bigint();
     const cfg = this.#config();
+    if (cfg.revision !== this.#lastRevision) this.#written = [undefined, undefined]; // not (only) ours: scan
     const live = cfg.gen & 1;
     const next = live ^ 1;
     const half = (m: BpfMap) => Math.floor(m.maxEntries / 2);
@@ -246,6 +249,7 @@ export class PodDatapath {
     if (revision === 0) revision = 1;
     this.#cfg.update(Buffer.alloc(4), podConfig.encode({ gen: next, revision, flags: 0, _pad: 0 }));
     this.#written[next] = written;
+    this.#lastRevision = revision;
     this.#clearGen(live);
     this.#tables = tables;
     this.#byIfindex = byIfindex;
