@@ -161,6 +161,18 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 		return TC_ACT_OK; /* not a pod the control plane knows: not isolated */
 	ep = *epp;
 
+	if (p.related) {
+		/* An ICMP error about a flow of this pod passes with that flow. The quoted packet went
+		 * the other way: the pod sent it when the error comes to the pod. */
+		ck.ifindex = skb->ifindex;
+		if (!pod_related_key(skb, &p, to_pod, ck.local, ck.remote, &ck.lport, &ck.rport, &ck.proto)) {
+			ct = bpf_map_lookup_elem(&pod_ct, &ck);
+			if (ct && !(ct->flags & POD_CT_PENDING) && ct->revision == rev)
+				return TC_ACT_OK;
+		}
+		__builtin_memset(&ck, 0, sizeof(ck)); /* otherwise: judged as an ICMP packet of its own */
+	}
+
 	ck.ifindex = skb->ifindex;
 	ck.proto = p.proto;
 	if (to_pod) {

@@ -103,6 +103,19 @@ function icmpEcho(saddr: string, daddr: string, type: 0 | 8, id: number): Buffer
   return f;
 }
 
+/** ICMP destination unreachable (port) from saddr to daddr, quoting `quoted` (an Ethernet frame). */
+function icmpUnreach(saddr: string, daddr: string, quoted: Buffer): Buffer {
+  const f = udpFrame(saddr, daddr, 0, 0).subarray(0, 34);
+  f[14 + 9] = 1;
+  const icmp = Buffer.alloc(8);
+  icmp[0] = 3;
+  icmp[1] = 3;
+  const inner = quoted.subarray(14, 14 + 28);
+  const out = Buffer.concat([f, icmp, inner]);
+  out.writeUInt16BE(20 + 8 + inner.length, 14 + 2);
+  return out;
+}
+
 function udpFrame(saddr: string, daddr: string, sport: number, dport: number): Buffer {
   const eth = Buffer.alloc(14);
   eth.writeUInt16BE(0x0800, 12);
@@ -235,6 +248,17 @@ test('pod policy datapath packet tables', async (t) => {
     assert.equal(run(from, icmpEcho(SERVER_IP, OTHER_IP, 0, 79)), SHOT, 'a reply to nothing is egress, and egress is isolated');
     assert.equal(run(to, icmpEcho(CLIENT_IP, SERVER_IP, 8, 80)), SHOT);
     dp.apply(compile(objs));
+  });
+
+  await t.test('ICMP errors follow the flow they quote; errors about unknown flows are judged as ICMP', () => {
+    const req = udpFrame(CLIENT_IP, SERVER_IP, 4500, 53);
+    assert.equal(run(to, req), OK);
+    assert.equal(run(from, icmpUnreach(SERVER_IP, CLIENT_IP, req)), OK, "the server's port-unreachable about the allowed flow");
+    assert.equal(run(from, icmpUnreach(SERVER_IP, CLIENT_IP, udpFrame(CLIENT_IP, SERVER_IP, 4501, 53))), SHOT, 'about a flow that does not exist (egress is isolated)');
+    assert.equal(run(from, icmpUnreach(SERVER_IP, OTHER_IP, udpFrame(OTHER_IP, SERVER_IP, 4500, 53))), SHOT, 'quoting another peer');
+    // to the pod: an error about a flow the pod opened
+    const out = udpFrame(SERVER_IP, EXT_IP, 5000, 9);
+    assert.equal(run(to, icmpUnreach(EXT_IP, SERVER_IP, out)), SHOT, 'no such flow: an ICMP packet from world');
   });
 
   await t.test("egress TCP: the server's SYN-ACK claim decides the client pod's egress before the handshake completes", async () => {
