@@ -21,11 +21,11 @@ import { pathToFileURL } from 'node:url';
 import { cleanupAll, median, trySh } from './sh.js';
 import { createPair, kernelRelease, removeStale, type Pair } from './topo.js';
 import { FIREWALLS, ufwPrepare, type Firewall } from './firewalls.js';
-import { buildNettool, tcpCell, udpCell, type CellResult } from './traffic.js';
+import { buildNettool, tcpCell, udpCell } from './traffic.js';
 import { controlOk, progRun, verdictOk, xdpFilterSeries } from './testrun.js';
 import { difwSetup, difwTimings, difwUnavailable, ROOT } from './difw.js';
 import { denySources, FLOW_PORT } from './rules.js';
-import { cellOf, ratio, render, setCell, target, type Cell, type Matrix, type Results, type Row, type Section } from './table.js';
+import { cellOf, ratio, render, setCell, target, type Matrix, type Results, type Row, type Section } from './table.js';
 import { restoreStaleBackup, UFW_LOCK } from './ufw.js';
 
 const env = process.env;
@@ -107,35 +107,51 @@ async function testRunSection(): Promise<Section> {
 
 // ---- 2 + 3. traffic through the veth ------------------------------------------------------------
 
-async function trafficSections(): Promise<Section[]> {
-  const pps: Matrix = {};
-  const cps: Matrix = {};
-  const fws = FIREWALLS.filter((f) => WANT_FW.has(f.id));
-  // ufw for every rule count up front: its lock is shared with other helpers and may be held
-  // for minutes, so it is taken once, not once per count.
-  const ufwPairs = new Map<number, Pair>();
-  let ufwError: string | null = null;
-  const ufw = fws.find((f) => f.id === 'ufw');
-  if (ufw && !ufw.unavailable()) {
-    try {
-      for (const rules of COUNTS) ufwPairs.set(rules, createPair(`ufw${rules}`, nextK()));
-      const t0 = Date.now();
-      const { lockWaitMs } = await ufwPrepare(COUNTS.map((rules) => ({ p: ufwPairs.get(rules)!, rules })));
-      log(`ufw @${COUNTS.join(',')} rules ready in ${Date.now() - t0} ms (${lockWaitMs} ms waiting for ${UFW_LOCK})`);
-    } catch (e) {
-      ufwError = msg(e);
-      for (const p of ufwPairs.values()) await p.destroy();
-      ufwPairs.clear();
-      log(`ufw setup failed: ${ufwError}`);
-    }
+/**
+ * ufw for every rule count, prepared first thing in the run: its lock is shared with other
+ * users of /etc/ufw (conformance oracles) who may hold it for minutes, so it is taken once,
+ * at the start, not once per count.
+ */
+interface UfwPrep {
+  pairs: Map<number, Pair>;
+  error: string | null;
+}
+
+async function prepareUfw(): Promise<UfwPrep> {
+  const prep: UfwPrep = { pairs: new Map(), error: null };
+  const ufw = FIREWALLS.find((f) => f.id === 'ufw')!;
+  if (!WANT_FW.has('ufw') || ufw.unavailable()) return prep;
+  try {
+    for (const rules of COUNTS) prep.pairs.set(rules, createPair(`ufw${rules}`, nextK()));
+    const t0 = Date.now();
+    const { lockWaitMs } = await ufwPrepare(COUNTS.map((rules) => ({ p: prep.pairs.get(rules)!, rules })));
+    log(`ufw @${COUNTS.join(',')} rules ready in ${Date.now() - t0} ms (${lockWaitMs} ms waiting for ${UFW_LOCK})`);
+  } catch (e) {
+    prep.error = msg(e);
+    for (const p of prep.pairs.values()) await p.destroy();
+    prep.pairs.clear();
+    log(`ufw setup failed: ${prep.error}`);
   }
+  return prep;
+}
+
+async function trafficSections(ufwPrep: UfwPrep): Promise<Section[]> {
+  const ufwPairs = ufwPrep.pairs;
+  const ufwError = ufwPrep.error;
+  // Per metric: the rate matrix and the sender-CPU cost matrix (see CellResult.cpuNsPerOp).
+  const metrics = [
+    { key: 'pps', what: 'datagram', rate: {} as Matrix, cost: {} as Matrix, run: (p: Pair) => udpCell(p, SECONDS, WARMUP), costScale: 1 },
+    { key: 'cps', what: 'connection', rate: {} as Matrix, cost: {} as Matrix, run: (p: Pair) => tcpCell(p, SECONDS, WARMUP), costScale: 1e-3 },
+  ].filter((m) => ONLY.has(m.key));
+  const all = metrics.flatMap((m) => [m.rate, m.cost]);
+  const fws = FIREWALLS.filter((f) => WANT_FW.has(f.id));
   for (const rules of COUNTS) {
     const active: Array<{ fw: Firewall; p: Pair }> = [];
     try {
       for (const fw of fws) {
         const why = fw.unavailable();
         if (why) {
-          for (const m of [pps, cps]) setCell(m, fw.id, rules, { value: null, note: `${fw.id}: ${why}` });
+          for (const m of all) setCell(m, fw.id, rules, { value: null, note: `${fw.id}: ${why}` });
           continue;
         }
         let p: Pair | null = null;
@@ -153,16 +169,13 @@ async function trafficSections(): Promise<Section[]> {
           log(`${fw.id} @${rules} rules ready in ${Date.now() - t0} ms`);
         } catch (e) {
           await p?.destroy();
-          for (const m of [pps, cps]) setCell(m, fw.id, rules, { value: null, note: `${fw.id} setup at ${rules} rules: ${msg(e)}` });
+          for (const m of all) setCell(m, fw.id, rules, { value: null, note: `${fw.id} setup at ${rules} rules: ${msg(e)}` });
           log(`${fw.id} @${rules}: setup failed: ${msg(e)}`);
         }
       }
-      for (const [m, name, run] of [
-        [pps, 'pps', (p: Pair) => udpCell(p, SECONDS, WARMUP)],
-        [cps, 'conn/s', (p: Pair) => tcpCell(p, SECONDS, WARMUP)],
-      ] as Array<[Matrix, string, (p: Pair) => Promise<CellResult>]>) {
-        if (!ONLY.has(name === 'pps' ? 'pps' : 'cps')) continue;
-        const samples = new Map<string, number[]>();
+      for (const m of metrics) {
+        const rates = new Map<string, number[]>();
+        const costs = new Map<string, number[]>();
         const errors = new Map<string, string>();
         for (let rep = 0; rep < REPS; rep++) {
           // Rotate the order each repetition so no firewall always runs first or last.
@@ -170,19 +183,27 @@ async function trafficSections(): Promise<Section[]> {
           for (const { fw, p } of order) {
             if (errors.has(fw.id)) continue;
             try {
-              const r = await run(p);
-              if (r.count === 0) throw new Error(`no ${name === 'pps' ? 'datagram' : 'connection'} got through (${r.detail})`);
-              (samples.get(fw.id) ?? samples.set(fw.id, []).get(fw.id)!).push(r.rate);
+              const r = await m.run(p);
+              if (r.count === 0) throw new Error(`no ${m.what} got through (${r.detail})`);
+              (rates.get(fw.id) ?? rates.set(fw.id, []).get(fw.id)!).push(r.rate);
+              (costs.get(fw.id) ?? costs.set(fw.id, []).get(fw.id)!).push(r.cpuNsPerOp * m.costScale);
             } catch (e) {
               errors.set(fw.id, msg(e));
             }
           }
         }
         for (const { fw } of active) {
-          const s = samples.get(fw.id) ?? [];
-          const cell: Cell = errors.has(fw.id) ? { value: null, note: `${fw.id} ${name} at ${rules} rules: ${errors.get(fw.id)}` } : { value: median(s), samples: s.map(Math.round) };
-          setCell(m, fw.id, rules, cell);
-          log(`${name} ${fw.id} @${rules}: ${cell.value === null ? cell.note : Math.round(cell.value)} ${cell.samples ? `[${cell.samples.join(' ')}]` : ''}`);
+          const err = errors.get(fw.id);
+          if (err !== undefined) {
+            for (const x of [m.rate, m.cost]) setCell(x, fw.id, rules, { value: null, note: `${fw.id} ${m.key} at ${rules} rules: ${err}` });
+            log(`${m.key} ${fw.id} @${rules}: ${err}`);
+            continue;
+          }
+          const r = rates.get(fw.id)!;
+          const c = costs.get(fw.id)!;
+          setCell(m.rate, fw.id, rules, { value: median(r), samples: r.map(Math.round) });
+          setCell(m.cost, fw.id, rules, { value: median(c), samples: c.map((x) => Math.round(x * 100) / 100) });
+          log(`${m.key} ${fw.id} @${rules}: ${Math.round(median(r))}/s [${r.map(Math.round).join(' ')}], cpu ${median(c).toFixed(2)}/op`);
         }
       }
     } finally {
@@ -200,29 +221,17 @@ async function trafficSections(): Promise<Section[]> {
   ].filter(([, a, b]) => cols.includes(a!) && cols.includes(b!)) as Array<[string, string, string]>;
   const acrossCounts = (m: Matrix): Section['ratios'] =>
     cols.filter((c) => c === 'difw' || c === 'iptables' || c === 'nftables' || c === 'ufw').map((c) => ({ name: `${c}@${HI}/${c}@${LO}`, value: ratio(cellOf(m, c, HI), cellOf(m, c, LO)) }));
+  const sec = (key: string, title: string, unit: string, cells: Matrix): Section => ({ key, title, unit, columns: cols, counts: COUNTS, cells, ratioCols, ratios: acrossCounts(cells) });
   const out: Section[] = [];
-  if (ONLY.has('pps'))
-    out.push({
-      key: 'udp_pps',
-      title: `2. UDP datagrams/s delivered through a veth (64-byte payload, one flow, N-1 non-matching denies before "allow ${FLOW_PORT}"; higher is better)`,
-      unit: 'packets/s',
-      columns: cols,
-      counts: COUNTS,
-      cells: pps,
-      ratioCols,
-      ratios: acrossCounts(pps),
-    });
-  if (ONLY.has('cps'))
-    out.push({
-      key: 'tcp_conn_per_s',
-      title: '3. New TCP connections/s (connect + RST close loop, same rules; higher is better)',
-      unit: 'connections/s',
-      columns: cols,
-      counts: COUNTS,
-      cells: cps,
-      ratioCols,
-      ratios: acrossCounts(cps),
-    });
+  for (const m of metrics) {
+    if (m.key === 'pps') {
+      out.push(sec('udp_pps', `2a. UDP datagrams/s delivered through a veth (64-byte payload, one flow, N-1 non-matching denies before "allow ${FLOW_PORT}"; higher is better)`, 'packets/s', m.rate));
+      out.push(sec('udp_cpu_ns', '2b. Same runs: CPU ns per datagram on the sending core (send + veth + receive path + firewall; lower is better)', 'ns/packet', m.cost));
+    } else {
+      out.push(sec('tcp_conn_per_s', '3a. New TCP connections/s (connect + RST close loop, same rules; higher is better)', 'connections/s', m.rate));
+      out.push(sec('tcp_cpu_us', '3b. Same runs: client-core CPU us per connection (handshake incl. the server side of SYN/ACK processing; lower is better)', 'us/connection', m.cost));
+    }
+  }
   return out;
 }
 
@@ -347,8 +356,10 @@ async function main(): Promise<void> {
   try {
     await preflight();
     log(`difw: ${String(results.meta.difw)}`);
+    const traffic = ONLY.has('pps') || ONLY.has('cps');
+    const ufwPrep = traffic ? await prepareUfw() : { pairs: new Map<number, Pair>(), error: null };
     if (ONLY.has('testrun')) results.sections.push(await testRunSection());
-    if (ONLY.has('pps') || ONLY.has('cps')) results.sections.push(...(await trafficSections()));
+    if (traffic) results.sections.push(...(await trafficSections(ufwPrep)));
     if (ONLY.has('extra')) results.rows.push(...(await extraRows()));
   } catch (e) {
     failure = e;
@@ -364,6 +375,13 @@ async function main(): Promise<void> {
   if (pps) {
     results.targets.push(target(`pps difw / iptables @${HI} rules`, ratio(cellOf(pps.cells, 'difw', HI), cellOf(pps.cells, 'iptables', HI)), 'min', 5, 'difw or iptables pps is n/a'));
     results.targets.push(target(`pps difw / none @${LO} rules`, ratio(cellOf(pps.cells, 'difw', LO), cellOf(pps.cells, 'none', LO)), 'min', 0.9, 'difw or none pps is n/a'));
+  }
+  // The same two targets from CPU cost per packet (packets per CPU-second = 1 / cost): immune
+  // to other processes taking the core, which the wall-clock rate is not.
+  const cpu = sec('udp_cpu_ns');
+  if (cpu) {
+    results.targets.push(target(`CPU-based pps difw / iptables @${HI} rules (iptables ns / difw ns)`, ratio(cellOf(cpu.cells, 'iptables', HI), cellOf(cpu.cells, 'difw', HI)), 'min', 5, 'difw or iptables CPU cost is n/a'));
+    results.targets.push(target(`CPU-based pps difw / none @${LO} rules (none ns / difw ns)`, ratio(cellOf(cpu.cells, 'none', LO), cellOf(cpu.cells, 'difw', LO)), 'min', 0.9, 'difw or none CPU cost is n/a'));
   }
   if (failure) results.meta.error = msg(failure);
   writeFileSync(join(ROOT, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');

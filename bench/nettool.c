@@ -5,7 +5,7 @@
  * longer than warmup + seconds + 5 s):
  *
  *   udp-send    DST PORT SECONDS LEN   send LEN-byte UDP datagrams to DST:PORT as fast as
- *                                      sendmmsg() allows, for SECONDS; prints "sent N"
+ *                                      sendmmsg() allows, for SECONDS; prints "sent N cpu_ns C"
  *   udp-recv    PORT SECONDS WARMUP    count datagrams received on PORT: the window starts
  *                                      WARMUP s after the first datagram and lasts SECONDS;
  *                                      prints "recv N elapsed_ns E"
@@ -15,7 +15,7 @@
  *                                      sends RST, so the client keeps no TIME_WAIT and never
  *                                      runs out of ports); counts connections completed in a
  *                                      SECONDS window after WARMUP; prints
- *                                      "conns N elapsed_ns E failed F"
+ *                                      "conns N elapsed_ns E failed F cpu_ns C"
  *
  * Why C and not iperf3: iperf3 sends one datagram per syscall and reports only at the end;
  * sendmmsg() batches 64 datagrams per syscall so the sending core spends its time in the
@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +45,16 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU time this process used (user + system, including the softirq work the kernel ran inline
+ * in its context: on a veth that is the whole receive path, firewall included). */
+static uint64_t cpu_ns(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
 }
 
 static uint64_t secs_ns(const char *s)
@@ -107,7 +118,7 @@ static int udp_send(const char *dst, const char *port, const char *secs, const c
 			 errno != EINTR && errno != EPERM)
 			die("send");
 	}
-	printf("sent %llu\n", (unsigned long long)sent);
+	printf("sent %llu cpu_ns %llu\n", (unsigned long long)sent, (unsigned long long)cpu_ns());
 	return 0;
 }
 
@@ -197,7 +208,8 @@ static int tcp_connect(const char *dst, const char *port, const char *secs, cons
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	struct timeval tmo = { .tv_sec = 1, .tv_usec = 0 };
 	uint64_t start = now_ns() + secs_ns(warm), stop = start + secs_ns(secs);
-	uint64_t conns = 0, failed = 0, t;
+	uint64_t conns = 0, failed = 0, t, cpu0 = 0, cpu1 = 0;
+	int in_window = 0;
 
 	for (;;) {
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -209,17 +221,25 @@ static int tcp_connect(const char *dst, const char *port, const char *secs, cons
 		int rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
 		close(fd);
 		t = now_ns();
-		if (t >= stop)
+		if (t >= stop) {
+			cpu1 = cpu_ns();
 			break;
+		}
 		if (t >= start) {
+			if (!in_window) {
+				in_window = 1;
+				cpu0 = cpu_ns();
+				continue; /* the connection straddling the window start is not counted */
+			}
 			if (rc == 0)
 				conns++;
 			else
 				failed++;
 		}
 	}
-	printf("conns %llu elapsed_ns %llu failed %llu\n", (unsigned long long)conns,
-	       (unsigned long long)(stop - start), (unsigned long long)failed);
+	printf("conns %llu elapsed_ns %llu failed %llu cpu_ns %llu\n", (unsigned long long)conns,
+	       (unsigned long long)(stop - start), (unsigned long long)failed,
+	       (unsigned long long)(in_window ? cpu1 - cpu0 : 0));
 	return 0;
 }
 

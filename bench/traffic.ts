@@ -28,6 +28,13 @@ export interface CellResult {
   /** packets (or connections) per second over the measured window. */
   rate: number;
   count: number;
+  /**
+   * CPU time of the sending process per packet (or per connection), in ns. On a veth the
+   * receive path, firewall included, runs inline in the sender's context, so this is the cost
+   * of one packet end to end on the sending core; unlike the rate it does not drop when other
+   * processes take the core away.
+   */
+  cpuNsPerOp: number;
   detail: string;
 }
 
@@ -50,7 +57,8 @@ export async function udpCell(p: Pair, seconds: number, warmup: number, len = 64
   const count = n(r.out, 'recv');
   const ns = n(r.out, 'elapsed_ns');
   const sent = n(s.out, 'sent');
-  return { rate: ns ? (count * 1e9) / ns : 0, count, detail: `sent ${sent} in ${sendFor}s` };
+  const cpu = n(s.out, 'cpu_ns');
+  return { rate: ns ? (count * 1e9) / ns : 0, count, cpuNsPerOp: sent ? cpu / sent : 0, detail: `sent ${sent} in ${sendFor}s` };
 }
 
 /** TCP connections/s: blocking connect() + RST close in a loop, listener accepts and closes. */
@@ -66,5 +74,6 @@ export async function tcpCell(p: Pair, seconds: number, warmup: number): Promise
   const count = n(c.out, 'conns');
   const ns = n(c.out, 'elapsed_ns');
   const failed = n(c.out, 'failed');
-  return { rate: ns ? (count * 1e9) / ns : 0, count, detail: `${failed} failed connects` };
+  const cpu = n(c.out, 'cpu_ns');
+  return { rate: ns ? (count * 1e9) / ns : 0, count, cpuNsPerOp: count ? cpu / count : 0, detail: `${failed} failed connects` };
 }

@@ -20,7 +20,7 @@ const ETC = '/etc/ufw';
  * /etc/ufw (the conformance oracles) can hold it for many minutes; past this wait the ufw cells
  * are n/a rather than stretching the run.
  */
-const LOCK_WAIT_S = Number(process.env.BENCH_UFW_LOCK_WAIT ?? 240);
+const LOCK_WAIT_S = Number(process.env.BENCH_UFW_LOCK_WAIT ?? 120);
 
 /** Run fn while holding the ufw oracle lock (released also on Ctrl-C via the cleanup stack). */
 export async function underUfwLock<T>(fn: () => T | Promise<T>): Promise<T> {
