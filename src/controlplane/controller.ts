@@ -5,7 +5,7 @@
  * daemon, the node agents are the only long-running processes.
  */
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { openSync, closeSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,26 @@ import { nextEpoch } from '../identity/keys.js';
 
 export interface NodeSpec {
   name: string;
+}
+
+/** The last error messages of an agent log (pino JSON lines), for error reports. */
+function logTail(file: string): string {
+  try {
+    const lines = readFileSync(file, 'utf8').trim().split('\n').slice(-20);
+    const msgs = lines
+      .map((l) => {
+        try {
+          const o = JSON.parse(l) as { level?: number; msg?: string; err?: { message?: string } };
+          return (o.level ?? 0) >= 40 ? [o.msg, o.err?.message].filter(Boolean).join(': ') : '';
+        } catch {
+          return l.trim();
+        }
+      })
+      .filter(Boolean);
+    return msgs.length ? ` (agent log: ${msgs.slice(-2).join(' | ').slice(0, 600)})` : '';
+  } catch {
+    return '';
+  }
 }
 
 export const storeFile = (cfg: LabConfig) => join(cfg.dir, 'store.json');
@@ -290,7 +310,8 @@ export class Controller {
       await waitHealthy(n.socket, 20_000, () => !exited);
     } catch (e) {
       await stopPid(n.agentPid);
-      throw new DifwError('DIFW_E_AGENT', `Cannot start the agent of node ${n.name} (see ${n.log}): ${(e as Error).message}`, { cause: e });
+      // the log goes away with a failed lab: say here why the agent died
+      throw new DifwError('DIFW_E_AGENT', `Cannot start the agent of node ${n.name}: ${(e as Error).message}${logTail(n.log)}`, { cause: e });
     }
   }
 }
