@@ -40,13 +40,14 @@ struct pod_peer {
 	__u16 ctflags;
 };
 
-static __always_inline void pod_ipc(__u32 gen, const __u8 *addr, struct pod_ipc_val *out)
+static __always_inline void pod_ipc(__u32 gen, __u8 family, const __u8 *addr, struct pod_ipc_val *out)
 {
 	struct pod_ipc_key k = {};
 	struct pod_ipc_val *v;
 
-	k.prefixlen = 8 + 128;
+	k.prefixlen = 16 + 128;
 	k.gen = gen;
+	k.family = family;
 	__builtin_memcpy(k.addr, addr, 16);
 	v = bpf_map_lookup_elem(&pod_ipcache, &k);
 	if (v) {
@@ -64,12 +65,12 @@ static __always_inline __u32 pod_cidr(const struct pod_ipc_val *iv, __u32 sel)
 	return ((iv->flags & POD_IPC_POD) && sel != iv->id) ? 0 : iv->cidr_id;
 }
 
-static __always_inline void pod_resolve(struct __sk_buff *skb, __u32 gen, const __u8 *remote, int tcp,
+static __always_inline void pod_resolve(struct __sk_buff *skb, __u32 gen, __u8 family, const __u8 *remote, int tcp,
 					__u32 claimed, int claim_ok, int to_pod, struct pod_peer *pp)
 {
 	struct pod_ipc_val iv;
 
-	pod_ipc(gen, remote, &iv);
+	pod_ipc(gen, family, remote, &iv);
 	pp->ctflags = 0;
 	if (!tcp) {
 		pp->sel = iv.id;
@@ -89,12 +90,13 @@ static __always_inline void pod_resolve(struct __sk_buff *skb, __u32 gen, const 
 }
 
 /* Peer identity of an established flow under the current tables. */
-static __always_inline void pod_reresolve(__u32 gen, const __u8 *remote, const struct pod_ct_val *ct, struct pod_peer *pp)
+static __always_inline void pod_reresolve(__u32 gen, __u8 family, const __u8 *remote, const struct pod_ct_val *ct,
+					  struct pod_peer *pp)
 {
 	struct pod_ipc_val iv;
 	__u16 f = ct->flags;
 
-	pod_ipc(gen, remote, &iv);
+	pod_ipc(gen, family, remote, &iv);
 	if (f & POD_CT_ADDR)
 		pp->sel = iv.id;
 	else if (f & POD_CT_BOUND) /* verified as the pod at this address: follow its current identity */
@@ -208,7 +210,7 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 			if (to_pod && synack) {
 				/* The server's claim decides the client's egress, before the handshake completes. */
 				__u32 id = peer_identity_tcp(skb, &p, &claim);
-				pod_resolve(skb, gen, ck.remote, 1, id, id != POD_ID_WORLD, 1, &pp);
+				pod_resolve(skb, gen, p.family, ck.remote, 1, id, id != POD_ID_WORLD, 1, &pp);
 				bits = pod_bits(gen, ep.ep, POD_DIR_EGRESS, pp.sel, pp.cidr, p.proto, ct->svc_port);
 				if (pod_decide(ep.flags, POD_DIR_EGRESS, bits, &audit)) {
 					bpf_map_delete_elem(&pod_ct, &ck);
@@ -229,7 +231,7 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 		}
 		if (ct->revision != rev) {
 			dir = (ct->flags & POD_CT_EGRESS) ? POD_DIR_EGRESS : POD_DIR_INGRESS;
-			pod_reresolve(gen, ck.remote, ct, &pp);
+			pod_reresolve(gen, p.family, ck.remote, ct, &pp);
 			bits = pod_bits(gen, ep.ep, dir, pp.sel, pp.cidr, p.proto, ct->svc_port);
 			if (pod_decide(ep.flags, dir, bits, &audit)) {
 				bpf_map_delete_elem(&pod_ct, &ck);
@@ -257,7 +259,7 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 		}
 		if (to_pod && syn) {
 			__u32 id = peer_identity_tcp(skb, &p, &claim);
-			pod_resolve(skb, gen, ck.remote, 1, id, id != POD_ID_WORLD, 1, &pp);
+			pod_resolve(skb, gen, p.family, ck.remote, 1, id, id != POD_ID_WORLD, 1, &pp);
 			bits = pod_bits(gen, ep.ep, POD_DIR_INGRESS, pp.sel, pp.cidr, p.proto, nv.svc_port);
 			if (pod_decide(ep.flags, POD_DIR_INGRESS, bits, &audit)) {
 				pod_emit(&ck, ep.identity, pp.sel, rev, POD_DIR_INGRESS, POD_EV_DROP, POD_R_POLICY, pp.ctflags, claim);
@@ -284,7 +286,7 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 
 	/* UDP, ICMP and the rest: address-derived identity. */
 	dir = to_pod ? POD_DIR_INGRESS : POD_DIR_EGRESS;
-	pod_resolve(skb, gen, ck.remote, 0, 0, 0, to_pod, &pp);
+	pod_resolve(skb, gen, p.family, ck.remote, 0, 0, 0, to_pod, &pp);
 	bits = pod_bits(gen, ep.ep, dir, pp.sel, pp.cidr, p.proto, nv.svc_port);
 	if (pod_decide(ep.flags, dir, bits, &audit)) {
 		pod_emit(&ck, ep.identity, pp.sel, rev, dir, POD_EV_DROP, POD_R_POLICY, pp.ctflags, 0);

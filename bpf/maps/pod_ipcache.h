@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * pod_ipcache: LPM trie, address -> address-derived identity. Key data = generation byte then
- * the 16-byte address (IPv4 as ::ffff:a.b.c.d), so prefixlen = 8 + 96 + IPv4 prefix length.
+ * pod_ipcache: LPM trie, address -> address-derived identity. Key data = generation byte, family
+ * byte (4 or 6: an IPv6 prefix such as ::/0 never covers IPv4), then the 16-byte address (IPv4 as
+ * ::ffff:a.b.c.d), so prefixlen = 16 + 128 for an address, 16 + 96 + n for an IPv4 /n.
  * Entries: pod /32|/128 (POD_IPC_POD), node addresses (POD_IPC_HOST, identity 1), every ipBlock
  * prefix (identity 2 = world). `cidr_id` is the node-local identity of the most specific ipBlock
  * prefix containing the entry (0 if none). No entry: world, no CIDR identity.
@@ -15,8 +16,9 @@
 struct pod_ipc_key {
 	__u32 prefixlen;
 	__u8 gen;
+	__u8 family;
 	__u8 addr[16];
-	__u8 _pad[3];
+	__u8 _pad[2];
 };
 
 struct pod_ipc_val {

@@ -359,6 +359,13 @@ test('pod policy datapath packet tables', async (t) => {
     assert.equal(run(to, udp6Frame('2001:db8:1:ff::5', '2001:db8:99::10', 4000, 53)), SHOT, 'in the except');
     assert.equal(run(to, udp6Frame('2001:db8:2::5', '2001:db8:99::10', 4000, 53)), SHOT, 'outside the block');
     assert.equal(run(to, udp6Frame('2001:db8:1::5', '2001:db8:99::10', 4000, 54)), SHOT, 'other port');
+    // families never mix: an IPv6 ::/0 block admits no IPv4 peer
+    const all6 = structuredClone(v6pol);
+    all6.spec.ingress[0]!.from = [{ ipBlock: { cidr: '::/0' } }] as never;
+    objs = [ns('x'), pod('x', 'server', { app: 'server' }, SERVER_IP, 'node-1'), all6];
+    dp.apply(compile(objs));
+    assert.equal(run(to, udpFrame(EXT_IP, SERVER_IP, 4000, 53)), SHOT, 'IPv4 peer vs ::/0');
+    assert.equal(run(to, udp6Frame('2001:db8:5::5', SERVER_IP, 4000, 53)), OK, 'IPv6 peer vs ::/0');
   });
 
   await t.test('apply leaves exactly one generation of entries in the maps', () => {

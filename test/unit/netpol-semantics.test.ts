@@ -199,6 +199,11 @@ test('ipBlock with except: addresses, pod addresses included; broader blocks ove
   assert.equal(verdict([eg], P('x/web'), P('x/api'), 'TCP', 8080), true);
   assert.equal(verdict([eg], P('x/web'), P('x/db'), 'TCP', 5432), false);
   assert.equal(verdict([eg], P('x/web'), { ip: '203.0.113.1' }, 'TCP', 443), true);
+  // an IPv6 block never matches IPv4 peers, however broad
+  const v6all = pol([{ cidr: '::/0' }]);
+  assert.equal(verdict([v6all], { ip: '203.0.113.1' }, P('x/web'), 'UDP', 80), false);
+  assert.equal(verdict([v6all], P('y/cli'), P('x/web'), 'TCP', 80), false);
+  assert.equal(verdict([v6all], { ip: '2001:db8::7' }, P('x/web'), 'UDP', 80), true);
 });
 
 test('ipBlock and TCP: a pod address matches only with that pod\'s verified identity (spoofed address = world)', () => {
@@ -277,4 +282,20 @@ test('compileNode is pure and JSON-serialisable', () => {
   assert.deepEqual(JSON.parse(JSON.stringify(t1)), t1);
   assert.deepEqual(t1.endpoints.map((e) => e.key).sort(), ['x/web', 'y/web']);
   assert.equal(t1.cidrIdentities.length, 2);
+});
+
+test('CIDR parsing: IPv4 in the mapped space, IPv6 forms, host bits, invalid input', async () => {
+  const { parseCidr, formatCidr, parseAddr, cidrContains } = await import('../../src/policy/netpol/cidr.js');
+  assert.equal(formatCidr(parseCidr('198.19.2.77/24')!), '198.19.2.0/24');
+  assert.equal(parseCidr('0.0.0.0/0')!.len, 96);
+  assert.equal(formatCidr(parseCidr('2001:db8::1/32')!), '2001:db8:0:0:0:0:0:0/32');
+  assert.equal(parseAddr('::ffff:198.19.1.2')!.addr, parseAddr('198.19.1.2')!.addr);
+  assert.equal(parseAddr('2001:db8::')!.addr, 0x20010db8n << 96n);
+  assert.equal(parseAddr('::1')!.addr, 1n);
+  assert.equal(parseAddr('1::')!.addr, 1n << 112n);
+  assert.ok(cidrContains(parseCidr('198.19.0.0/16')!, parseCidr('198.19.2.0/24')!));
+  assert.ok(!cidrContains(parseCidr('198.19.2.0/24')!, parseCidr('198.19.0.0/16')!));
+  assert.ok(!cidrContains(parseCidr('::/0')!, parseCidr('10.0.0.0/8')!), 'families never mix: ::/0 holds no IPv4');
+  assert.ok(!cidrContains(parseCidr('0.0.0.0/0')!, parseCidr('2001:db8::/32')!));
+  for (const bad of ['198.19.2.0/33', '198.19.2.0', '198.19.2.0/x', 'fe80::1/129', 'nope/8', '1.2.3.4/8/9']) assert.equal(parseCidr(bad), undefined, bad);
 });

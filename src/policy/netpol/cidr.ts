@@ -54,13 +54,21 @@ function mask(len: number): bigint {
   return len === 0 ? 0n : ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - len)) - 1n);
 }
 
-/** Whether `inner` (a prefix or a /128 address) lies inside `outer`. */
+/** Whether an address of the 128-bit space is an IPv4 address (::ffff:0:0/96). */
+export function isV4(addr: bigint): boolean {
+  return addr >> 32n === 0xffffn;
+}
+
+/**
+ * Whether `inner` (a prefix or a /128 address) lies inside `outer`. Families never mix: an IPv6
+ * prefix such as ::/0 contains no IPv4 address, as in Kubernetes.
+ */
 export function cidrContains(outer: Cidr, inner: Cidr): boolean {
-  return inner.len >= outer.len && (inner.addr & mask(outer.len)) === outer.addr;
+  return outer.v4 === inner.v4 && inner.len >= outer.len && (inner.addr & mask(outer.len)) === outer.addr;
 }
 
 export function addrInCidr(addr: bigint, c: Cidr): boolean {
-  return (addr & mask(c.len)) === c.addr;
+  return c.v4 === isV4(addr) && (addr & mask(c.len)) === c.addr;
 }
 
 export function hostCidr(ip: string): Cidr | undefined {

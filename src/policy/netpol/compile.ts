@@ -13,7 +13,7 @@
  *   enforced/audit). peer 0 = any peer; proto 0 = any protocol and port; port kinds: any port
  *   of the protocol, one exact port, or one aligned block of 256 ports (endPort ranges).
  *
- * Verdict in the datapath (and in `lookupDirection` below, its TS twin): the bits of at most 12
+ * Verdict in the datapath (and in `TableIndex.bits` + `decide` below, its TS twin): the bits of at most 12
  * lookups are OR-ed: peer in {verified/derived identity, any, CIDR identity of the address} x
  * port in {exact, block, any of proto, any protocol}. The cost does not depend on the number of
  * policies, rules or identities.
@@ -38,7 +38,7 @@ import type { Labels } from './selectors.js';
 import { buildCluster, type ClusterView, type PodView } from './cluster.js';
 import { matchSelector } from './selectors.js';
 import { normalize, type Direction, type NormPeer, type NormPolicy } from './rules.js';
-import { addrInCidr, cidrContains, cidrKey, formatCidr, hostCidr, parseAddr, parseCidr, type Cidr } from './cidr.js';
+import { addrInCidr, cidrContains, cidrKey, formatCidr, hostCidr, isV4, parseAddr, parseCidr, type Cidr } from './cidr.js';
 import { ID_CIDR_BASE, ID_HOST, ID_WORLD } from './identity.js';
 
 export const PROTO = { ANY: 0, ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58, SCTP: 132 } as const;
@@ -133,20 +133,24 @@ const prefixMask = (len: number): bigint => (len === 0 ? 0n : ((1n << 128n) - 1n
 class CidrSet {
   readonly list: { cidr: Cidr; id: number }[];
   readonly #byAddr: { cidr: Cidr; id: number }[];
-  readonly #byLen: [number, bigint, Map<bigint, number>][] = [];
+  /** per family (0: IPv6, 1: IPv4): [prefix length, mask, network address -> id], longest first */
+  readonly #byLen: [number, bigint, Map<bigint, number>][][] = [[], []];
   constructor(prefixes: Cidr[]) {
     const uniq = new Map<string, Cidr>();
     for (const c of prefixes) uniq.set(cidrKey(c), c);
     const sorted = [...uniq.values()].sort((a, b) => a.len - b.len || (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
     this.list = sorted.map((cidr, i) => ({ cidr, id: ID_CIDR_BASE + i }));
     this.#byAddr = [...this.list].sort((a, b) => (a.cidr.addr < b.cidr.addr ? -1 : a.cidr.addr > b.cidr.addr ? 1 : a.cidr.len - b.cidr.len));
-    const lens = new Map<number, Map<bigint, number>>();
-    for (const x of this.list) {
-      let m = lens.get(x.cidr.len);
-      if (!m) lens.set(x.cidr.len, (m = new Map()));
-      m.set(x.cidr.addr, x.id);
+    for (const v4 of [false, true]) {
+      const lens = new Map<number, Map<bigint, number>>();
+      for (const x of this.list) {
+        if (x.cidr.v4 !== v4) continue;
+        let m = lens.get(x.cidr.len);
+        if (!m) lens.set(x.cidr.len, (m = new Map()));
+        m.set(x.cidr.addr, x.id);
+      }
+      this.#byLen[v4 ? 1 : 0] = [...lens].sort((a, b) => b[0] - a[0]).map(([len, m]) => [len, prefixMask(len), m]);
     }
-    for (const [len, m] of [...lens].sort((a, b) => b[0] - a[0])) this.#byLen.push([len, prefixMask(len), m]);
   }
   /** Prefixes of S inside `outer` (outer itself included when it is in S). */
   #inside(outer: Cidr): { cidr: Cidr; id: number }[] {
@@ -160,7 +164,7 @@ class CidrSet {
     }
     const last = outer.addr | (((1n << 128n) - 1n) ^ prefixMask(outer.len));
     const out: { cidr: Cidr; id: number }[] = [];
-    for (let i = lo; i < a.length && a[i]!.cidr.addr <= last; i++) if (a[i]!.cidr.len >= outer.len) out.push(a[i]!);
+    for (let i = lo; i < a.length && a[i]!.cidr.addr <= last; i++) if (cidrContains(outer, a[i]!.cidr)) out.push(a[i]!);
     return out;
   }
   /** CIDR identities a block allows: prefixes inside cidr and inside no except. */
@@ -171,7 +175,7 @@ class CidrSet {
   }
   /** The identity of the longest prefix containing addr, or 0. */
   longest(addr: bigint): number {
-    for (const [, mask, m] of this.#byLen) {
+    for (const [, mask, m] of this.#byLen[isV4(addr) ? 1 : 0]!) {
       const id = m.get(addr & mask);
       if (id !== undefined) return id;
     }

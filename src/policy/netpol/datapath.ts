@@ -231,7 +231,7 @@ export class PodDatapath {
     for (const e of tables.ipcache) {
       const c = parseCidr(e.cidr);
       if (!c) throw new DifwError('DIFW_E_POLICY', `Cannot install ipcache prefix ${e.cidr}`);
-      written.ipc.push(podIpcKey.encode({ prefixlen: 8 + c.len, gen: next, addr: addrBytes(c.addr), _pad: Buffer.alloc(3) }));
+      written.ipc.push(podIpcKey.encode({ prefixlen: 16 + c.len, gen: next, family: c.v4 ? 4 : 6, addr: addrBytes(c.addr), _pad: Buffer.alloc(2) }));
       ipv.push(podIpcVal.encode({ id: e.identity, cidr_id: e.cidrIdentity, flags: e.flags }));
     }
     if (ipv.length > 0) this.#ipc.updateBatch(written.ipc, ipv);

@@ -25,8 +25,9 @@ export const podEpVal = struct('pod_ep_val', [
 export const podIpcKey = struct('pod_ipc_key', [
   ['prefixlen', u32],
   ['gen', u8],
+  ['family', u8],
   ['addr', bytes(16)],
-  ['_pad', bytes(3)],
+  ['_pad', bytes(2)],
 ] as const);
 
 export const podIpcVal = struct('pod_ipc_val', [
