@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* difw host firewall, netfilter LOCAL_OUT (IPv4 and IPv6 hooks): drops what ufw's OUTPUT chain
  * drops *before* the packet leaves the stack, so the sending socket gets EPERM exactly as with
- * iptables (a TC drop is invisible to a UDP sender). It only computes verdicts: conntrack,
+ * iptables (a TC drop is invisible to a UDP sender); non-TCP rejects are dropped here too, as
+ * iptables' REJECT does. It only computes verdicts: conntrack,
  * counters, events, limits, rejects and fragments stay with tc_egress, which still sees every
  * packet this program accepts. Loopback traffic is accepted (ufw-before-output -o lo).
  *
@@ -70,5 +71,12 @@ int nf_output(struct bpf_nf_ctx *ctx)
 	struct chain_env env = {.cfg = *cfg, .now = bpf_ktime_get_ns(), .gen = gen, .chain = FW_CHAIN_OUT, .oif = out->ifindex, .dry = 1};
 	struct decision d = {};
 	d.verdict = decide(&p, cts, &env, &d);
-	return d.verdict == FW_V_DROP ? NF_DROP : NF_ACCEPT;
+	if (d.verdict == FW_V_DROP)
+		return NF_DROP;
+	/* iptables' REJECT also drops the packet (NF_DROP: the sender sees EPERM) and sends the
+	 * reply. A TCP connect ignores that EPERM and fails on the RST, which tc_egress builds, so
+	 * TCP goes on; anything else fails at send() with EPERM, as with ufw. */
+	if (d.verdict == FW_V_REJECT && p.proto != IPPROTO_TCP)
+		return NF_DROP;
+	return NF_ACCEPT;
 }
