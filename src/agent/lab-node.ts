@@ -34,7 +34,7 @@ const defaultObjDir = () => join(dirname(fileURLToPath(import.meta.url)), '..', 
 export async function runLabNodeAgent(opts: LabNodeAgentOptions): Promise<void> {
   const log = pino({ level: process.env.DIFW_LOG_LEVEL ?? 'info', base: { node: opts.node, pid: process.pid } });
   setRootLogger(log);
-  const objDir = opts.objDir ?? defaultObjDir();
+  const objDir = opts.objDir ?? process.env.DIFW_LAB_OBJDIR ?? defaultObjDir();
   const mk = opts.datapath ?? (await import('../lab/pod-datapath-adapter.js')).makeNodeDatapath;
   let dp: NodeDatapath;
   try {
