@@ -226,6 +226,12 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 			}
 			if (!to_pod && (fl & POD_TH_RST))
 				return TC_ACT_OK; /* the client giving up */
+			/* A bare ACK or a RST toward a client still waiting for its SYN-ACK carries no data
+			 * (TCP in SYN_SENT discards anything else): let it through, so the client answers a
+			 * stale server socket's challenge ACK with a RST instead of stalling on a 1 s SYN
+			 * retransmission that would meet the same ACK again. */
+			if (to_pod && (fl == POD_TH_ACK || (fl & POD_TH_RST)))
+				return TC_ACT_OK;
 			pod_emit(&ck, ep.identity, ct->peer, rev, to_pod ? POD_DIR_INGRESS : POD_DIR_EGRESS, POD_EV_DROP, POD_R_PENDING, 0, 0);
 			return TC_ACT_SHOT;
 		}
