@@ -101,7 +101,7 @@ export async function runBatch(source: string, opts: { dryRun?: boolean }, io: I
       const state = loadState(paths);
       const r = applyBatchText(text, state, opts);
       for (const w of r.warnings) io.err(`WARN: ${w}\n`);
-      if (!opts.dryRun && r.changed) await commitState(paths, state, r.effect);
+      if (!opts.dryRun && r.changed) await commitState(paths, state, r.effect, io);
       io.out(`Batch applied: ${r.lines} command${r.lines === 1 ? '' : 's'}${opts.dryRun ? ' (dry run, nothing saved)' : ''}\n`);
       return 0;
     });

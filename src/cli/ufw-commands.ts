@@ -56,29 +56,40 @@ class Fail extends Error {}
 
 const COMPILER_MODULE = '../policy/ufw-compile.js';
 interface Compiler {
-  compileFirewall(state: FirewallState): unknown;
+  compileFirewall(state: FirewallState, opts: { ifindex: (name: string) => number | undefined }): unknown;
+}
+
+/** ifindex of an interface in this network namespace (ip netns exec mounts the namespace's /sys). */
+function ifindexOf(name: string): number | undefined {
+  try {
+    return Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
 }
 
 /**
- * Check that the datapath can hold this state (capacity, unsupported combinations) before it is
- * saved. Returns the reason it cannot, or null.
- * TODO(compile): the compiler lands in src/policy/ufw-compile.ts in parallel; until it exists the
- * check is skipped (only a missing module is tolerated; any other import failure is raised).
+ * Compile the state the way the agent will before it is saved. A state the datapath cannot hold
+ * (DIFW_E_CAPACITY) is refused: the command fails and nothing changes. Other compile problems
+ * (a rule shape the datapath does not support yet) do not make ufw's command invalid, so they
+ * are returned as warnings and the state is saved.
  */
-export async function compileProblem(state: FirewallState): Promise<string | null> {
+export async function compileCheck(state: FirewallState): Promise<{ error: string | null; warning: string | null }> {
   let mod: Compiler;
   try {
     mod = (await import(COMPILER_MODULE)) as Compiler;
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('ufw-compile')) return null;
+    // tolerated only while the compiler module is absent from the build
+    if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('ufw-compile')) return { error: null, warning: null };
     throw e;
   }
   try {
-    mod.compileFirewall(state);
-    return null;
+    mod.compileFirewall(state, { ifindex: ifindexOf });
+    return { error: null, warning: null };
   } catch (e) {
-    return (e as Error).message;
+    if (isDifwError(e, 'DIFW_E_CAPACITY')) return { error: e.message, warning: null };
+    return { error: null, warning: (e as Error).message };
   }
 }
 
@@ -203,9 +214,10 @@ export function applyMutation(cmd: UfwCommand, state: FirewallState, ctx: Mutati
 }
 
 /** Validate, save and tell the agent. Caller holds the lock. */
-export async function commitState(paths: NetnsPaths, state: FirewallState, effect: AgentEffect): Promise<void> {
-  const problem = await compileProblem(state);
-  if (problem !== null) throw new UfwError(problem);
+export async function commitState(paths: NetnsPaths, state: FirewallState, effect: AgentEffect, io: Io = processIo): Promise<void> {
+  const check = await compileCheck(state);
+  if (check.error !== null) throw new UfwError(check.error);
+  if (check.warning !== null) io.err(`WARN: ${check.warning}\n`);
   saveState(paths, state);
   if (effect === 'reload') await agentControl.reload(paths);
   else if (effect === 'start') await agentControl.start(paths);
@@ -276,7 +288,7 @@ async function run(parsed: ParsedCommand, io: Io, paths: NetnsPaths): Promise<nu
   return withLockAsync(paths.lockFile, async () => {
     const state = loadState(paths);
     const save = async (effect: AgentEffect) => {
-      if (!dryRun) await commitState(paths, state, effect);
+      if (!dryRun) await commitState(paths, state, effect, io);
     };
     if (cmd.kind === 'basic') {
       switch (cmd.action) {
@@ -288,8 +300,9 @@ async function run(parsed: ParsedCommand, io: Io, paths: NetnsPaths): Promise<nu
           }
           const was = state.enabled;
           state.enabled = true;
-          const problem = await compileProblem(state);
-          if (problem !== null) throw new UfwError(problem);
+          const check = await compileCheck(state);
+          if (check.error !== null) throw new UfwError(check.error);
+          if (check.warning !== null) io.err(`WARN: ${check.warning}\n`);
           saveState(paths, state);
           try {
             await agentControl.start(paths, { force });

@@ -78,9 +78,13 @@ export const isAppRule = (r: Rule) => r.dapp !== '' || r.sapp !== '';
 /** ufw's get_app_tuple(): identifies the rules one app rule expanded into. '' for other rules. */
 export function appTuple(r: Rule): string {
   if (!isAppRule(r)) return '';
-  let t = `${r.dapp} ${r.dst} ${r.sapp} ${r.src}`;
-  if (r.dapp === '') t = `${r.dport} ${r.dst} ${r.sapp} ${r.src}`;
-  if (r.sapp === '') t = `${r.dapp} ${r.dst} ${r.sport} ${r.src}`;
+  // ufw spells "anywhere" per family, so an app rule's IPv4 and IPv6 copies are distinct groups
+  const any = r.v6 ? '::/0' : '0.0.0.0/0';
+  const dst = isAny(r.dst) ? any : r.dst;
+  const src = isAny(r.src) ? any : r.src;
+  let t = `${r.dapp} ${dst} ${r.sapp} ${src}`;
+  if (r.dapp === '') t = `${r.dport} ${dst} ${r.sapp} ${src}`;
+  if (r.sapp === '') t = `${r.dapp} ${dst} ${r.sport} ${src}`;
   if (r.ifaceIn === '' && r.ifaceOut === '') t += ` ${r.direction}`;
   else {
     if (r.ifaceIn !== '') t += ` in_${r.ifaceIn}`;
