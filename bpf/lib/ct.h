@@ -235,6 +235,15 @@ DIFW_INLINE void ct_confirm(const struct pkt *p, struct ct_ctx *c, __u64 now)
 	} else {
 		n.expires_ns = now + CT_TO_GENERIC;
 	}
+	/* A live entry (SYN retransmit, re-opened port) is rewritten in place: an LRU update
+	 * allocates a node and frees the old one, several times the cost of a lookup. */
+	struct ct_entry *e = c->found ? ct_find(&c->key, 0) : 0;
+	if (e) {
+		e->state = n.state;
+		e->flags = n.flags;
+		e->expires_ns = n.expires_ns;
+		return;
+	}
 	if (bpf_map_update_elem(&fw_ct, &c->key, &n, BPF_ANY) == 0)
 		stat_inc(FW_STAT_CT_NEW);
 }
