@@ -203,7 +203,9 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 	if (ct) {
 		if (syn)
 			return TC_ACT_OK; /* retransmission of the SYN this entry was created for */
-		if (tcp && !(ct->flags & (POD_CT_OPEN | POD_CT_PENDING)) &&
+		/* (not on a RST: a client in SYN_SENT answers a stale server socket's challenge ACK
+		 * with a RST and then retransmits the same SYN, which must still pass as such) */
+		if (tcp && !(fl & POD_TH_RST) && !(ct->flags & (POD_CT_OPEN | POD_CT_PENDING)) &&
 		    (to_pod ? !(ct->flags & POD_CT_EGRESS) : (ct->flags & POD_CT_EGRESS)))
 			ct->flags |= POD_CT_OPEN; /* the initiator moved past its SYN */
 		if (ct->flags & POD_CT_PENDING) {
