@@ -147,3 +147,109 @@ test('reject and deny on real sockets: ECONNREFUSED inbound (TCP, UDP) and outbo
   const after = probe(NS_A, [{ src: A4, dst: B4, proto: 'tcp', port: 80 }]);
   assert.deepEqual(after, ['open'], 'after detach the firewall no longer answers');
 });
+
+test('route rules and the routed policy judge forwarded packets; local ones meet the input chain', (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root');
+  if (!existsSync('dist/test/helpers/fwd-child.js') || !existsSync('build/xdp_ingress.bpf.o')) return t.skip('run make build first');
+  if (!ensureBpffs()) return t.skip('bpffs not visible');
+  const NS = `td-r-${tag}`;
+  const D0 = `tdf0${tag}`;
+  const D1 = `tdf1${tag}`;
+  try {
+    sh(['ip', 'netns', 'add', NS]);
+    inNs(NS, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    inNs(NS, ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+    for (const [d, a4, a6] of [[D0, '198.18.20.1/24', '2001:db8:20::1/64'], [D1, '198.18.21.1/24', '2001:db8:21::1/64']] as const) {
+      inNs(NS, ['ip', 'link', 'add', d, 'type', 'veth', 'peer', 'name', `${d}p`]);
+      inNs(NS, ['ip', 'link', 'set', `${d}p`, 'up']);
+      inNs(NS, ['ip', 'addr', 'add', a4, 'dev', d]);
+      inNs(NS, ['ip', 'addr', 'add', a6, 'dev', d, 'nodad']);
+      inNs(NS, ['ip', 'link', 'set', d, 'up']);
+    }
+    const state: FirewallState = {
+      ...DEFAULT_STATE,
+      enabled: true,
+      logging: 'off',
+      defaults: { incoming: 'deny', outgoing: 'allow', routed: 'deny' },
+      rules: [rule({ forward: true, ifaceIn: D0, ifaceOut: D1, dport: '80', protocol: 'tcp' }), rule({ forward: true, action: 'reject', dport: '81', protocol: 'tcp' }), rule({ dport: '22', protocol: 'tcp' })],
+      rules6: [rule({ forward: true, v6: true, ifaceIn: D0, ifaceOut: D1, dport: '80', protocol: 'tcp' })],
+    };
+    // frames built by hand here to keep this file free of the packet helpers' imports
+    const cases: Array<[string, string, string, number, string]> = [
+      // [iface, src, dst, dport, expected]
+      [D0, '198.18.20.5', '198.18.21.5', 80, 'pass'], // route rule in on D0 out on D1
+      [D0, '198.18.20.5', '198.18.21.5', 82, 'drop'], // routed policy deny
+      [D0, '198.18.20.5', '198.18.21.5', 81, 'reject'], // route reject
+      [D1, '198.18.21.5', '198.18.20.5', 80, 'drop'], // wrong direction for the rule
+      [D0, '198.18.20.5', '198.18.20.1', 80, 'drop'], // local: input chain, default deny
+      [D0, '198.18.20.5', '198.18.21.1', 22, 'pass'], // local address on the other interface: input rule
+      [D0, '2001:db8:20::5', '2001:db8:21::5', 80, 'pass'],
+      [D0, '2001:db8:20::5', '2001:db8:21::5', 82, 'drop'],
+    ];
+    const frames = cases.map(([iface, s, d, port]) => ({ iface, frame: synFrame(s, d, port).toString('hex') }));
+    const stateFile = join(tmp, 'fwd-state.json');
+    const casesFile = join(tmp, 'fwd-cases.json');
+    writeFileSync(stateFile, JSON.stringify(state));
+    writeFileSync(casesFile, JSON.stringify(frames));
+    const out = inNs(NS, [process.execPath, 'dist/test/helpers/fwd-child.js', `/run/difw/bpffs/td-fwd-${tag}`, stateFile, casesFile]).toString();
+    const res = JSON.parse(out.trim().split('\n').pop()!) as { verdicts: string[]; forwarded: number };
+    cases.forEach(([iface, s, d, port, want], i) => assert.equal(res.verdicts[i], want, `${iface} ${s} -> ${d}:${port}`));
+    assert.equal(res.forwarded, 6, 'six packets took the FORWARD chain');
+  } finally {
+    spawnSync('ip', ['netns', 'del', NS]);
+  }
+});
+
+/** A TCP SYN frame with correct checksums (IPv4 or IPv6). */
+function synFrame(src: string, dst: string, dport: number): Buffer {
+  const v6 = src.includes(':');
+  const addr = (a: string) => {
+    if (!v6) return Buffer.from(a.split('.').map(Number));
+    const [h, tl] = a.split('::') as [string, string?];
+    const hs = h ? h.split(':') : [];
+    const ts = tl ? tl.split(':') : [];
+    const g = [...hs, ...Array(8 - hs.length - ts.length).fill('0'), ...ts];
+    const b = Buffer.alloc(16);
+    g.forEach((x, i) => b.writeUInt16BE(parseInt(x, 16), i * 2));
+    return b;
+  };
+  const sum = (b: Buffer) => {
+    let s = 0;
+    for (let i = 0; i < b.length; i += 2) s += b.readUInt16BE(i);
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    return ~s & 0xffff;
+  };
+  const S = addr(src);
+  const D = addr(dst);
+  const tcp = Buffer.alloc(20);
+  tcp.writeUInt16BE(40000, 0);
+  tcp.writeUInt16BE(dport, 2);
+  tcp.writeUInt32BE(1, 4);
+  tcp[12] = 0x50;
+  tcp[13] = 0x02;
+  tcp.writeUInt16BE(65535, 14);
+  const ph = v6 ? Buffer.concat([S, D, Buffer.from([0, 0, 0, 20, 0, 0, 0, 6])]) : Buffer.concat([S, D, Buffer.from([0, 6, 0, 20])]);
+  tcp.writeUInt16BE(sum(Buffer.concat([ph, tcp])), 16);
+  let ip: Buffer;
+  if (v6) {
+    ip = Buffer.alloc(40);
+    ip.writeUInt32BE(0x60000000, 0);
+    ip.writeUInt16BE(20, 4);
+    ip[6] = 6;
+    ip[7] = 64;
+    S.copy(ip, 8);
+    D.copy(ip, 24);
+  } else {
+    ip = Buffer.alloc(20);
+    ip[0] = 0x45;
+    ip.writeUInt16BE(40, 2);
+    ip[8] = 64;
+    ip[9] = 6;
+    S.copy(ip, 12);
+    D.copy(ip, 16);
+    ip.writeUInt16BE(sum(ip), 10);
+  }
+  const eth = Buffer.alloc(14);
+  eth.writeUInt16BE(v6 ? 0x86dd : 0x0800, 12);
+  return Buffer.concat([eth, ip, tcp]);
+}

@@ -300,6 +300,14 @@ const CASES: Case[] = [
       { name: 'interface that does not exist', pkt: syn(R, H, 82), expect: 'drop' },
     ],
   },
+  {
+    name: 'out on IFACE rules match the output interface',
+    setup: { defaults: { outgoing: 'deny' }, rules: [{ direction: 'out', ifaceOut: 'lo', dport: '80', protocol: 'tcp' }, { direction: 'out', ifaceOut: 'td-other', dport: '81', protocol: 'tcp' }], ifaces: { lo: 1, 'td-other': 999999 } },
+    steps: [
+      { name: 'out on lo (test runs leave through lo)', dir: 'out', pkt: syn(H, R, 80), expect: 'pass' },
+      { name: 'out on another interface', dir: 'out', pkt: syn(H, R, 81), expect: 'drop' },
+    ],
+  },
 ];
 
 for (const c of CASES) {
