@@ -6,12 +6,12 @@
  * A command that fails changes nothing: edits happen on the freshly loaded copy, which is saved
  * only after the whole command succeeded.
  */
-import { readFileSync, readSync, existsSync, renameSync } from 'node:fs';
+import { readFileSync, readSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import { agentControl } from '../agent/index.js';
 import { isDifwError } from '../errors.js';
 import { netnsPaths, type NetnsPaths } from '../state/paths.js';
-import { withLockAsync } from '../state/atomic.js';
+import { withLockAsync, writeFileAtomic } from '../state/atomic.js';
 import { loadState, saveState } from '../state/store.js';
 import type { AppPolicy, FirewallState } from '../ufw/model.js';
 import { HELP_TEXT, M, UFW_COMPAT_VERSION } from '../ufw/messages.js';
@@ -213,15 +213,32 @@ export function applyMutation(cmd: UfwCommand, state: FirewallState, ctx: Mutati
   throw new UfwError(`Cannot apply '${cmd.kind}' here`);
 }
 
-/** Validate, save and tell the agent. Caller holds the lock. */
+/**
+ * Validate, save and tell the agent. Caller holds the lock. If the agent cannot take the new
+ * state, the previous state file is put back, so a failed command leaves nothing changed.
+ */
 export async function commitState(paths: NetnsPaths, state: FirewallState, effect: AgentEffect, io: Io = processIo): Promise<void> {
   const check = await compileCheck(state);
   if (check.error !== null) throw new UfwError(check.error);
   if (check.warning !== null) io.err(`WARN: ${check.warning}\n`);
+  let previous: string | null = null;
+  try {
+    previous = readFileSync(paths.stateFile, 'utf8');
+  } catch {
+    /* first save */
+  }
   saveState(paths, state);
-  if (effect === 'reload') await agentControl.reload(paths);
-  else if (effect === 'start') await agentControl.start(paths);
-  else if (effect === 'stop') await agentControl.stop(paths);
+  try {
+    if (effect === 'reload' || effect === 'start') {
+      // an enabled firewall whose agent is gone (crash, reboot) gets it back
+      if (effect === 'reload' && (await agentControl.running(paths))) await agentControl.reload(paths);
+      else await agentControl.start(paths);
+    } else if (effect === 'stop') await agentControl.stop(paths);
+  } catch (e) {
+    if (previous !== null) writeFileAtomic(paths.stateFile, previous, 0o600);
+    else rmSync(paths.stateFile, { force: true });
+    throw new UfwError((e as Error).message);
+  }
 }
 
 /** `reset`: empty both rule lists and disable; defaults and logging stay, as with ufw. */
