@@ -115,6 +115,7 @@ async function testRunSection(): Promise<Section> {
 interface UfwPrep {
   pairs: Map<number, Pair>;
   error: string | null;
+  lockWaitMs?: number;
 }
 
 async function prepareUfw(): Promise<UfwPrep> {
@@ -125,6 +126,7 @@ async function prepareUfw(): Promise<UfwPrep> {
     for (const rules of COUNTS) prep.pairs.set(rules, createPair(`ufw${rules}`, nextK()));
     const t0 = Date.now();
     const { lockWaitMs } = await ufwPrepare(COUNTS.map((rules) => ({ p: prep.pairs.get(rules)!, rules })));
+    prep.lockWaitMs = lockWaitMs;
     log(`ufw @${COUNTS.join(',')} rules ready in ${Date.now() - t0} ms (${lockWaitMs} ms waiting for ${UFW_LOCK})`);
   } catch (e) {
     prep.error = msg(e);
@@ -347,6 +349,8 @@ async function main(): Promise<void> {
       testRunRepeat: REPEAT,
       ruleCounts: COUNTS,
       difw: difwUnavailable() ?? 'usable',
+      sectionsRun: [...ONLY],
+      firewalls: [...WANT_FW],
     },
     sections: [],
     targets: [],
@@ -357,7 +361,8 @@ async function main(): Promise<void> {
     await preflight();
     log(`difw: ${String(results.meta.difw)}`);
     const traffic = ONLY.has('pps') || ONLY.has('cps');
-    const ufwPrep = traffic ? await prepareUfw() : { pairs: new Map<number, Pair>(), error: null };
+    const ufwPrep: UfwPrep = traffic ? await prepareUfw() : { pairs: new Map<number, Pair>(), error: null };
+    if (ufwPrep.lockWaitMs !== undefined) results.meta.ufwLockWaitMs = ufwPrep.lockWaitMs;
     if (ONLY.has('testrun')) results.sections.push(await testRunSection());
     if (traffic) results.sections.push(...(await trafficSections(ufwPrep)));
     if (ONLY.has('extra')) results.rows.push(...(await extraRows()));
