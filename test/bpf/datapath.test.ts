@@ -495,6 +495,43 @@ test('events: policy blocks are logged at low, nothing at off, rule logs carry t
   }
 });
 
+test('events are rate-limited per CPU so a flood cannot fill the ring', (t) => {
+  const d = need(t);
+  if (!d) return;
+  apply(d, { logging: 'low' });
+  d.map('fw_ev_budget').clear();
+  const s0 = d.stats();
+  // one test run of 3000 repetitions: 3000 blocked packets on one CPU within milliseconds
+  d.program('xdp').testRun({ data: syn(R, H, 80, 51000), repeat: 3000 });
+  const s1 = d.stats();
+  const sent = s1.events - s0.events;
+  const lost = s1.events_lost - s0.events_lost;
+  assert.equal(sent + lost, 3000n, 'every blocked packet is either logged or counted as lost');
+  assert.ok(sent <= 410n, `at most the burst (400) plus refills got through: ${sent}`);
+  assert.ok(sent >= 1n && lost >= 2500n, `${sent} sent, ${lost} lost`);
+});
+
+test('a second loader adopts the pinned maps: rules and connections survive an agent restart', async (t) => {
+  const d = need(t);
+  if (!d) return;
+  apply(d, { defaults: { outgoing: 'deny' }, rules: [{ dport: '22', protocol: 'tcp' }] });
+  assert.equal(ingress(d, syn(R, H, 22, 52000)), 'pass');
+  const gen = d.tables.activeGeneration();
+  const d2 = await Datapath.load({ pinDir, objDir: 'build', logger: logger('datapath-test-2') });
+  try {
+    assert.equal(d2.tables.activeGeneration(), gen, 'same active generation');
+    assert.equal(d2.tables.activeConfig()?.enabled, 1);
+    // the reply of the connection opened through the first instance is established for the second
+    const r = d2.program('tc_egress').testRun({ data: P.tcp(H, R, { sport: 22, dport: 52000, flags: P.TCP.SYN | P.TCP.ACK }) });
+    assert.equal(r.retval, TC_ACT_OK, 'outgoing is denied by default: only the adopted conntrack entry lets it out');
+    assert.equal(d2.program('tc_egress').testRun({ data: P.tcp(H, R, { sport: 22, dport: 52999, flags: P.TCP.SYN | P.TCP.ACK }) }).retval, TC_ACT_SHOT);
+    assert.equal(d2.program('xdp').testRun({ data: syn(R, H, 23, 52001) }).retval, XDP_DROP, 'rules adopted');
+    assert.equal(d2.program('xdp').testRun({ data: syn(R, H, 22, 52002) }).retval, XDP_PASS);
+  } finally {
+    d2.close();
+  }
+});
+
 test('cost per packet is O(1) in the number of rules (10 vs 10,000 rules)', (t) => {
   const d = need(t);
   if (!d) return;
