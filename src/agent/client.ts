@@ -1,10 +1,20 @@
-/** A tiny JSON client for the agent's unix-socket API (node:http with socketPath). */
+/**
+ * JSON over HTTP on an agent's unix socket (node:http with `socketPath`): one request, JSON both
+ * ways, a hard timeout so a hung agent fails the command instead of hanging it. Used by the CLI
+ * (host-firewall agent) and by the lab control plane (node agents).
+ */
 import { request } from 'node:http';
 import { DifwError } from '../errors.js';
 
-export async function callAgent<T = unknown>(socket: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, timeoutMs = 30_000): Promise<T> {
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  return new Promise<T>((resolve, reject) => {
+export interface AgentReply {
+  status: number;
+  body: unknown;
+}
+
+/** Send one request; resolves with the status and the parsed body (text if not JSON). */
+export function agentRequest(socket: string, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<AgentReply> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const req = request(
       {
         socketPath: socket,
@@ -18,22 +28,29 @@ export async function callAgent<T = unknown>(socket: string, method: 'GET' | 'PO
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown = undefined;
+          let parsed: unknown = text;
           try {
-            json = text ? JSON.parse(text) : undefined;
+            parsed = text ? JSON.parse(text) : null;
           } catch {
-            /* not JSON */
+            /* keep the text */
           }
-          if ((res.statusCode ?? 500) >= 400) {
-            const msg = (json as { message?: string } | undefined)?.message ?? text;
-            reject(new DifwError('DIFW_E_AGENT', `Cannot ${method} ${path} on the agent: ${msg}`));
-          } else resolve(json as T);
+          resolve({ status: res.statusCode ?? 0, body: parsed });
         });
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', (e) => reject(new DifwError('DIFW_E_AGENT', `Cannot reach the agent at ${socket}: ${e.message}`, { cause: e })));
     if (payload) req.write(payload);
     req.end();
   });
+}
+
+/** Like `agentRequest`, but an HTTP error status becomes a DifwError carrying the agent's message. */
+export async function callAgent<T = unknown>(socket: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, timeoutMs = 30_000): Promise<T> {
+  const r = await agentRequest(socket, method, path, body, timeoutMs);
+  if (r.status >= 400 || r.status === 0) {
+    const msg = typeof r.body === 'object' && r.body !== null && 'message' in r.body ? String((r.body as { message: unknown }).message) : String(r.body);
+    throw new DifwError('DIFW_E_AGENT', `Cannot ${method} ${path} on the agent: ${msg}`);
+  }
+  return r.body as T;
 }

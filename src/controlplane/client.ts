@@ -1,47 +1,8 @@
-/**
- * HTTP over a node agent's unix socket. node:http with `socketPath` is enough here: one request
- * per push, JSON both ways, a hard timeout so a hung agent fails the command instead of hanging it.
- */
-import { request } from 'node:http';
+/** Waiting for a node agent; the request itself is the shared one in src/agent/client.ts. */
 import { DifwError } from '../errors.js';
+import { agentRequest } from '../agent/client.js';
 
-export interface AgentReply {
-  status: number;
-  body: unknown;
-}
-
-export function agentRequest(socket: string, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<AgentReply> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = request(
-      {
-        socketPath: socket,
-        method,
-        path,
-        headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
-        timeout: timeoutMs,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try {
-            parsed = text ? JSON.parse(text) : null;
-          } catch {
-            /* keep the text */
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (e) => reject(new DifwError('DIFW_E_AGENT', `Cannot reach the agent at ${socket}: ${e.message}`, { cause: e })));
-    if (payload) req.write(payload);
-    req.end();
-  });
-}
+export { agentRequest, type AgentReply } from '../agent/client.js';
 
 /** Poll GET /v1/health until the agent answers or the deadline passes. */
 export async function waitHealthy(socket: string, timeoutMs: number, alive?: () => boolean): Promise<unknown> {
