@@ -78,6 +78,8 @@ int tc_egress(struct __sk_buff *skb)
 	if (d.verdict == FW_V_PASS)
 		return TC_ACT_OK;
 	if (d.verdict == FW_V_REJECT) {
+		if (d.reply == FW_REPLY_RST && ct_mark_rejected(&c, now) < 0)
+			stat_inc(FW_STAT_REJECT_FAIL);
 		if (build_reply(skb, p.family, p.l4off, d.reply)) {
 			stat_inc(FW_STAT_REJECT_FAIL);
 			return TC_ACT_SHOT;

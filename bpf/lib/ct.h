@@ -248,6 +248,19 @@ DIFW_INLINE void ct_confirm(const struct pkt *p, struct ct_ctx *c, __u64 now)
 		stat_inc(FW_STAT_CT_NEW);
 }
 
+/* An outgoing connection this host rejected with a RST it built itself: a 2-second CLOSE entry
+ * lets that RST through a generic-mode XDP program when it is redirected to ingress (native XDP
+ * never sees it). Out of line: keeps tc_egress's frame small. */
+#define CT_TO_REJECTED (2 * NSEC_PER_SEC)
+static __noinline __attribute__((unused)) int ct_mark_rejected(struct ct_ctx *c, __u64 now)
+{
+	struct ct_entry n = {};
+	n.expires_ns = now + CT_TO_REJECTED;
+	n.state = CT_CLOSE;
+	n.flags = c->from_a ? CT_F_ORIG_A : 0;
+	return bpf_map_update_elem(&fw_ct, &c->key, &n, BPF_ANY);
+}
+
 /* An ESTABLISHED packet advances its connection and pushes the deadline out. Writes are skipped
  * when nothing changes by more than a second, to keep the entry's cache line shared. */
 DIFW_INLINE void ct_refresh(const struct pkt *p, struct ct_ctx *c, __u64 now)

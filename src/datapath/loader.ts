@@ -195,8 +195,11 @@ export class Datapath {
     this.#hostAttached = false;
   }
 
-  /** Attach (or atomically replace) the three programs on one interface. */
-  attach(ifindex: number): void {
+  /**
+   * Attach (or atomically replace) the programs on one interface. XDP mode: native when the
+   * driver supports it, else generic; `xdpMode` forces one (tests).
+   */
+  attach(ifindex: number, opts: { xdpMode?: 'native' | 'generic' } = {}): void {
     try {
       this.attachHost();
     } catch (e) {
@@ -206,6 +209,10 @@ export class Datapath {
     this.program('tc_ingress').attachTc(ifindex, 'ingress', tc);
     this.program('tc_egress').attachTc(ifindex, 'egress', tc);
     const xdp = this.program('xdp');
+    if (opts.xdpMode === 'generic') {
+      xdp.attachXdp(ifindex, { mode: 'generic' });
+      return;
+    }
     try {
       xdp.attachXdp(ifindex, { mode: 'native' });
     } catch (e) {

@@ -72,13 +72,17 @@ function probe(ns: string, probes: Probe[]): string[] {
   return JSON.parse(out.toString());
 }
 
-test('reject and deny on real sockets: ECONNREFUSED inbound (TCP, UDP) and outbound (TCP), EPERM for outgoing UDP, IPv4 and IPv6', async (t) => {
+for (const mode of ['native', 'generic'] as const)
+  test(`reject and deny on real sockets (${mode} XDP): ECONNREFUSED inbound (TCP, UDP) and outbound (TCP), EPERM for outgoing UDP, IPv4 and IPv6`, async (t) => {
   if (process.getuid?.() !== 0) return t.skip('needs root');
   if (!existsSync('build/xdp_ingress.bpf.o') || !existsSync('dist/test/helpers/fw-child.js')) return t.skip('run make build first');
   if (!existsSync(join(TOOLS, 'probe.py'))) return t.skip(`probe tools missing at ${TOOLS}`);
   if (spawnSync('python3', ['--version']).status !== 0) return t.skip('python3 missing');
   if (!ensureBpffs()) return t.skip('bpffs not visible');
 
+  spawnSync('ip', ['netns', 'del', NS_A]);
+  spawnSync('ip', ['netns', 'del', NS_B]);
+  for (const p of procs.splice(0)) if (p.exitCode === null) p.kill('SIGTERM');
   sh(['ip', 'netns', 'add', NS_A]);
   sh(['ip', 'netns', 'add', NS_B]);
   sh(['ip', 'link', 'add', IF_A, 'netns', NS_A, 'type', 'veth', 'peer', 'name', IF_B, 'netns', NS_B]);
@@ -109,11 +113,16 @@ test('reject and deny on real sockets: ECONNREFUSED inbound (TCP, UDP) and outbo
   const stateFile = join(tmp, 'state.json');
   writeFileSync(stateFile, JSON.stringify(state));
   const pinDir = `/run/difw/bpffs/td-netns-${tag}`;
-  const fw = spawn('ip', ['netns', 'exec', NS_B, process.execPath, 'dist/test/helpers/fw-child.js', pinDir, IF_B, stateFile], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const fw = spawn('ip', ['netns', 'exec', NS_B, process.execPath, 'dist/test/helpers/fw-child.js', pinDir, IF_B, stateFile, mode], { stdio: ['pipe', 'pipe', 'inherit'] });
   procs.push(fw);
   await waitLine(fw, 'ready', 15000);
 
   try {
+    // A fresh veth needs a moment before IPv6 neighbour discovery answers: wait until each side
+    // reaches the other (echo requests pass the firewall's before-rules), bounded to ~5 s.
+    for (const [ns, dst] of [[NS_A, B6], [NS_B, A6], [NS_A, B4], [NS_B, A4]] as const) {
+      for (let i = 0; i < 10; i++) if (spawnSync('ip', ['netns', 'exec', ns, 'ping', '-c', '1', '-W', '1', '-i', '0.2', dst], { timeout: 3000 }).status === 0) break;
+    }
     const inbound: Array<[Probe, string]> = [];
     for (const [a, b] of [[A4, B4], [A6, B6]] as const) {
       inbound.push([{ src: a, dst: b, proto: 'tcp', port: 22 }, 'open']);

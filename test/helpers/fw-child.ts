@@ -1,6 +1,6 @@
 /**
  * Test helper process: runs inside a network namespace (`ip netns exec NS node fw-child.js
- * PINDIR IFNAME STATEFILE`), loads the host-firewall datapath, applies the firewall state from
+ * PINDIR IFNAME STATEFILE [native|generic]`), loads the host-firewall datapath, applies the firewall state from
  * STATEFILE, attaches to IFNAME, prints "ready" and keeps enforcing until stdin closes or it
  * gets SIGTERM; then it detaches and removes its pins. Only for interfaces the test created.
  */
@@ -9,7 +9,7 @@ import { Datapath } from '../../src/datapath/loader.js';
 import { compileFirewall } from '../../src/policy/ufw-compile.js';
 import { logger } from '../../src/log.js';
 
-const [pinDir, ifname, stateFile] = process.argv.slice(2);
+const [pinDir, ifname, stateFile, xdpMode] = process.argv.slice(2);
 if (!pinDir || !ifname || !stateFile) {
   process.stderr.write('usage: fw-child PINDIR IFNAME STATEFILE\n');
   process.exit(2);
@@ -18,7 +18,7 @@ const ifindex = Number(readFileSync(`/sys/class/net/${ifname}/ifindex`, 'utf8'))
 const dp = await Datapath.load({ pinDir, objDir: 'build', logger: logger('fw-child') });
 const state = JSON.parse(readFileSync(stateFile, 'utf8'));
 dp.apply(compileFirewall(state, { ifindex: (n) => (n === ifname ? ifindex : undefined) }));
-dp.attach(ifindex);
+dp.attach(ifindex, { xdpMode: xdpMode === 'generic' ? 'generic' : 'native' });
 let done = false;
 const stop = () => {
   if (done) return;
