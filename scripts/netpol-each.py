@@ -43,7 +43,7 @@ for c in cases:
         print(f"   (retrying {c['name']}: probe start-up failed, attempt {attempt + 1})", flush=True)
     os.unlink(f.name)
     lines = [l for l in r.stdout.splitlines() if l.startswith(("ok ", "FAIL", "   "))]
-    print("\n".join(lines) or (r.stdout + r.stderr)[-800:], flush=True)
+    print("\n".join(lines) or f"FAIL {c['name']}: the oracle stopped: " + (r.stdout + r.stderr)[-600:].replace("\n", " | "), flush=True)
     if r.returncode == 0:
         passed += 1
     else:
