@@ -13,7 +13,7 @@ APT_PKGS := clang llvm libbpf-dev bpftool iproute2 iptables nftables ufw etcd-se
             tcpdump tshark python3-scapy xdp-tools gcc libc6-dev ethtool procps psmisc iputils-ping util-linux
 SHARED ?= ../shared
 
-.PHONY: all deps apt npm build bpf ts test test-unit test-bpf test-e2e conformance demo bench clean
+.PHONY: all deps apt npm build bpf ts test test-unit test-bpf test-e2e conformance netpol demo bench clean
 
 all: build
 
@@ -70,6 +70,13 @@ test-e2e: build
 # conformance/known-differences.json does not document.
 conformance: build
 	SHARED=$(SHARED) node scripts/conformance.mjs fwdiff clidiff
+	$(MAKE) netpol
+
+# Kubernetes NetworkPolicy truth tables in a `difw lab`. The shared netpol.py cannot run past
+# its first multi-step case in one process (it keeps the probe processes it killed when it
+# rebuilds the lab), so scripts/netpol-each.py runs the unmodified oracle once per case.
+netpol: build
+	python3 scripts/netpol-each.py $(SHARED)/conformance/k8s-netpol-public.json --difw bin/difw
 
 demo: deps build
 	bash scripts/demo.sh
