@@ -51,8 +51,6 @@ export const processIo: Io = {
   },
 };
 
-/** Exit status carried by ufw-style errors ("ERROR: ..." then exit 1). */
-class Fail extends Error {}
 
 const COMPILER_MODULE = '../policy/ufw-compile.js';
 interface Compiler {
@@ -272,7 +270,12 @@ async function run(parsed: ParsedCommand, io: Io, paths: NetnsPaths): Promise<nu
     return 0;
   }
   if (cmd.kind === 'show') {
-    if (cmd.report !== 'added') throw new Fail(`Cannot show '${cmd.report}': difw has no iptables chains to show`);
+    if (cmd.report !== 'added') {
+      // ufw lists iptables chains here; difw's datapath is eBPF, so there is no such listing.
+      // Exit 0 as ufw does, saying where the equivalent information is.
+      say(`difw enforces the rules in eBPF, not iptables: no '${cmd.report}' listing exists. See 'status verbose' and 'show added'.`);
+      return 0;
+    }
     say(renderShowAdded(loadState(paths)));
     return 0;
   }
@@ -457,7 +460,7 @@ export async function runUfwCommand(argv: string[], io: Io = processIo): Promise
   try {
     return await run(parsed, io, netnsPaths());
   } catch (e) {
-    if (e instanceof UfwError || e instanceof Fail) {
+    if (e instanceof UfwError) {
       io.err(`ERROR: ${e.message}\n`);
       return 1;
     }
