@@ -6,8 +6,8 @@
  * A command that fails changes nothing: edits happen on the freshly loaded copy, which is saved
  * only after the whole command succeeded.
  */
-import { readFileSync, readSync, existsSync, renameSync, rmSync } from 'node:fs';
-import { basename } from 'node:path';
+import { readFileSync, readSync, readdirSync, existsSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { agentControl } from '../agent/index.js';
 import { isDifwError } from '../errors.js';
 import { netnsPaths, type NetnsPaths } from '../state/paths.js';
@@ -239,16 +239,28 @@ export async function commitState(paths: NetnsPaths, state: FirewallState, effec
   }
 }
 
-/** `reset`: empty both rule lists and disable; defaults and logging stay, as with ufw. */
+/** How many reset backups of the state file are kept (ufw keeps all; difw prunes the oldest). */
+const MAX_STATE_BACKUPS = 10;
+
+/**
+ * `reset`: back up the state file like ufw backs up its rules files. ufw aborts when a backup
+ * with the same second-resolution name exists; difw's backups are its own, so a second reset
+ * within one second gets a numbered name instead of failing.
+ */
 function backupState(paths: NetnsPaths): string {
   if (!existsSync(paths.stateFile)) return '';
   const d = new Date();
   const p2 = (n: number) => String(n).padStart(2, '0');
   const ext = `${d.getFullYear()}${p2(d.getMonth() + 1)}${p2(d.getDate())}_${p2(d.getHours())}${p2(d.getMinutes())}${p2(d.getSeconds())}`;
-  const target = `${paths.stateFile}.${ext}`;
-  if (existsSync(target)) throw new UfwError(`'${target}' already exists. Aborting`);
+  let target = `${paths.stateFile}.${ext}`;
+  for (let n = 1; existsSync(target); n++) target = `${paths.stateFile}.${ext}.${n}`;
   renameSync(paths.stateFile, target);
-  return M.backingUp(basename(paths.stateFile), target);
+  const base = basename(paths.stateFile);
+  const backups = readdirSync(dirname(paths.stateFile))
+    .filter((f) => f.startsWith(`${base}.`) && /^\d{8}_\d{6}/.test(f.slice(base.length + 1)))
+    .sort();
+  for (const old of backups.slice(0, Math.max(0, backups.length - MAX_STATE_BACKUPS))) rmSync(join(dirname(paths.stateFile), old), { force: true });
+  return M.backingUp(base, target);
 }
 
 async function run(parsed: ParsedCommand, io: Io, paths: NetnsPaths): Promise<number> {
