@@ -4,22 +4,11 @@
  *
  *   2026-11-23T17:00:00.000Z [UFW BLOCK] IN=dfw0 OUT= SRC=198.18.0.2 DST=198.18.0.1 LEN=60 PROTO=TCP SPT=40000 DPT=80
  */
+import type { DatapathEvent } from '../datapath/loader.js';
 import { appendFileSync, closeSync, existsSync, openSync, readSync, statSync, watch } from 'node:fs';
 
-export interface PacketEvent {
-  /** ufw's tag: 'BLOCK', 'ALLOW', 'AUDIT', 'LIMIT BLOCK', 'INVALID' … */
-  tag: string;
-  inIf: string;
-  outIf: string;
-  src: string;
-  dst: string;
-  len: number;
-  proto: string;
-  sport?: number;
-  dport?: number;
-  /** Free-form extras, e.g. `RULE=3` or `ID=256`. */
-  extra?: string;
-}
+/** A datapath event with interface names resolved (the agent knows the names). */
+export type PacketEvent = Omit<DatapathEvent, 'inIfindex' | 'outIfindex'> & { inIf: string; outIf: string };
 
 export function formatEvent(e: PacketEvent, at = new Date()): string {
   const ports = e.sport !== undefined && e.dport !== undefined ? ` SPT=${e.sport} DPT=${e.dport}` : '';
