@@ -215,11 +215,33 @@ const f = {
 
   vsnprintf: libc.func('int vsnprintf(void *buf, size_t size, void *fmt, void *ap)'),
   close: libc.func('int close(int fd)'),
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  getsockopt: libc.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint32_t *len)'),
   // Raw bpf(2) for commands libbpf 1.1.2 cannot express (netfilter links, kernel 6.4+).
   syscall_bpf: libc.func('long syscall(long number, int cmd, _Inout_ uint8_t *attr, unsigned int size)'),
   bpf_program__set_type: lib.func('int bpf_program__set_type(void *prog, int type)'),
   bpf_program__set_expected_attach_type: lib.func('int bpf_program__set_expected_attach_type(void *prog, int type)'),
 };
+
+// ---------------------------------------------------------------------------------------------
+// Network namespace identity
+
+const SO_NETNS_COOKIE = 71; // Linux 5.14+
+/**
+ * The cookie of the calling thread's network namespace: unlike the nsfs inode number, it is never
+ * reused by a later namespace during this boot. undefined when the kernel lacks SO_NETNS_COOKIE.
+ */
+export function netnsCookie(): bigint | undefined {
+  const fd = f.socket(1 /* AF_UNIX */, 2 /* SOCK_DGRAM */, 0) as number;
+  if (fd < 0) return undefined;
+  try {
+    const val = Buffer.alloc(8);
+    const len = [8];
+    return f.getsockopt(fd, 1 /* SOL_SOCKET */, SO_NETNS_COOKIE, val, len) === 0 ? val.readBigUInt64LE(0) : undefined;
+  } finally {
+    f.close(fd);
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Errors

@@ -7,6 +7,8 @@
  * the state after the previous one saved it.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { netnsCookie } from '../bpf/libbpf.js';
 import { z } from 'zod';
 import { DifwError } from '../errors.js';
 import { DEFAULT_STATE, type FirewallState } from '../ufw/model.js';
@@ -70,8 +72,28 @@ export function parseState(data: unknown, origin = 'state'): FirewallState {
   return r.data as FirewallState;
 }
 
+/**
+ * nsfs inode numbers are reused: a namespace created after another was deleted can get its
+ * number, and so its state dir. The namespace cookie (never reused during a boot) saved beside
+ * the state tells them apart; the host's state is kept across reboots, so it is not checked.
+ */
+const cookieFile = (paths: NetnsPaths) => join(paths.stateDir, 'netns-cookie');
+
+function belongsToAnotherNamespace(paths: NetnsPaths): boolean {
+  if (paths.id === 'host') return false;
+  let saved: string;
+  try {
+    saved = readFileSync(cookieFile(paths), 'utf8').trim();
+  } catch {
+    return false;
+  }
+  const now = netnsCookie();
+  return now !== undefined && saved !== String(now);
+}
+
 /** Load the namespace's state; ufw's defaults when no state was saved yet. */
 export function loadState(paths: NetnsPaths): FirewallState {
+  if (belongsToAnotherNamespace(paths)) return defaultState();
   let text: string;
   try {
     text = readFileSync(paths.stateFile, 'utf8');
@@ -96,6 +118,8 @@ export function serializeState(state: FirewallState): string {
 /** Save atomically. Callers hold the namespace lock (see mutateState). */
 export function saveState(paths: NetnsPaths, state: FirewallState): void {
   writeFileAtomic(paths.stateFile, serializeState(state), 0o600);
+  const cookie = paths.id === 'host' ? undefined : netnsCookie();
+  if (cookie !== undefined) writeFileAtomic(cookieFile(paths), `${cookie}\n`, 0o600);
 }
 
 /**

@@ -31,7 +31,7 @@ test('save and load round-trip, atomically', (t) => {
   }
   saveState(p, sim.state);
   assert.deepEqual(loadState(p), sim.state);
-  assert.deepEqual(readdirSync(p.stateDir).sort(), ['state.json'], 'no temp files left behind');
+  assert.deepEqual(readdirSync(p.stateDir).sort(), ['netns-cookie', 'state.json'], 'no temp files left behind');
 });
 
 test('a corrupt or invalid state file is refused with DIFW_E_STATE', (t) => {
@@ -66,4 +66,16 @@ test('concurrent read-modify-write cycles serialize under the lock', async (t) =
   const s = loadState(p);
   assert.equal(s.rules.length, N, 'no update lost');
   assert.equal(s.rules6.length, N);
+});
+
+test('a state dir left by a deleted namespace whose inode number was reused is not inherited', (t) => {
+  const p = tempPaths();
+  t.after(() => rmSync(p.stateDir, { recursive: true, force: true }));
+  const sim = new UfwSim();
+  assert.equal(sim.run('allow 22/tcp').ok, true);
+  saveState(p, sim.state);
+  assert.deepEqual(loadState(p), sim.state, 'same namespace: its own state');
+  writeFileSync(join(p.stateDir, 'netns-cookie'), '999999999\n'); // another namespace wrote it
+  assert.deepEqual(loadState(p), defaultState());
+  assert.deepEqual(loadState({ ...p, id: 'host' }), sim.state, 'the host state is kept across reboots (no cookie check)');
 });
