@@ -26,13 +26,8 @@ extern int bpf_dynptr_from_skb(struct __sk_buff *skb, __u64 flags, struct bpf_dy
 SEC("netfilter")
 int nf_output(struct bpf_nf_ctx *ctx)
 {
-	__u32 key = FW_CONFIG_ACTIVE;
-	struct fw_config *act = bpf_map_lookup_elem(&fw_config, &key);
-	if (!act)
-		return NF_ACCEPT;
-	__u32 gen = act->generation & 1;
-	key = gen + 1;
-	struct fw_config *cfg = bpf_map_lookup_elem(&fw_config, &key);
+	__u32 gen = 0;
+	struct fw_config *cfg = fw_active_config(&gen);
 	if (!cfg || !cfg->enabled)
 		return NF_ACCEPT;
 	const struct nf_hook_state *st = ctx->state;

@@ -19,13 +19,8 @@ char LICENSE[] SEC("license") = "GPL";
 SEC("tc")
 int tc_egress(struct __sk_buff *skb)
 {
-	__u32 key = FW_CONFIG_ACTIVE;
-	struct fw_config *act = bpf_map_lookup_elem(&fw_config, &key);
-	if (!act)
-		return TC_ACT_OK;
-	__u32 gen = act->generation & 1;
-	key = gen + 1;
-	struct fw_config *cfg = bpf_map_lookup_elem(&fw_config, &key);
+	__u32 gen = 0;
+	struct fw_config *cfg = fw_active_config(&gen);
 	if (!cfg || !cfg->enabled) {
 		stat_inc(FW_STAT_DISABLED);
 		return TC_ACT_OK;

@@ -65,13 +65,8 @@ fail:
 SEC("xdp")
 int xdp_ingress(struct xdp_md *ctx)
 {
-	__u32 key = FW_CONFIG_ACTIVE;
-	struct fw_config *act = bpf_map_lookup_elem(&fw_config, &key);
-	if (!act)
-		return XDP_PASS;
-	__u32 gen = act->generation & 1;
-	key = gen + 1;
-	struct fw_config *cfg = bpf_map_lookup_elem(&fw_config, &key);
+	__u32 gen = 0;
+	struct fw_config *cfg = fw_active_config(&gen);
 	if (!cfg || !cfg->enabled) {
 		stat_inc(FW_STAT_DISABLED);
 		return XDP_PASS;

@@ -109,4 +109,22 @@ DIFW_INLINE __u16 csum_fold(__u64 s)
 	s = (s & 0xffff) + (s >> 16);
 	return (__u16)~s;
 }
+
+/*
+ * The configuration of the active rule-table generation. The agent writes a whole generation,
+ * then flips the 4-byte word in entry FW_CONFIG_ACTIVE, so a packet sees either the old or the
+ * new tables, never a mix. NULL before any table set was installed.
+ */
+DIFW_INLINE struct fw_config *fw_active_config(__u32 *gen)
+{
+	__u32 key = FW_CONFIG_ACTIVE;
+	struct fw_config *act = bpf_map_lookup_elem(&fw_config, &key);
+
+	if (!act)
+		return NULL;
+	*gen = act->generation & 1;
+	key = *gen + 1;
+	return bpf_map_lookup_elem(&fw_config, &key);
+}
+
 #endif
