@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { BpfObject, BpfProgram, TypedMap, u32 } from '../../src/bpf/index.js';
@@ -18,6 +18,7 @@ import { newClusterSecret, nodeKeyring, pairKey } from '../../src/identity/keys.
 import { ClaimResult, claimMac, encodeClaimOption, type ClaimConn } from '../../src/identity/wire.js';
 import { BPFFS_ROOT, ensureBpffs } from '../../src/state/paths.js';
 import { tcpFrame, linuxSynOptions, SYN, SYNACK } from '../helpers/claim-packets.js';
+import { bpfSkipReason } from '../helpers/env.js';
 
 const repo = resolve(import.meta.dirname, '../../..');
 const FIXTURE = join(repo, 'build/fixtures/claim_verify_test.bpf.o');
@@ -37,11 +38,7 @@ const testOut = struct('claim_test_out', [
   ['per_result', array(u64, 8)],
 ] as const);
 
-const skipReason = (): string | undefined => {
-  if (process.getuid?.() !== 0) return 'needs root (BPF_PROG_TEST_RUN, bpffs)';
-  if (!existsSync(FIXTURE) || !existsSync(join(OBJDIR, 'sockops_claim.bpf.o'))) return 'BPF objects not built (make bpf)';
-  return undefined;
-};
+const skipReason = () => bpfSkipReason(['fixtures/claim_verify_test.bpf.o', 'sockops_claim.bpf.o']);
 
 test('claim_verify packet table', async (t) => {
   const why = skipReason();

@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { PodDatapath, type PodEvent } from '../../src/policy/netpol/datapath.js';
@@ -22,6 +22,7 @@ import { claimMac, encodeClaimOption, addrBytes, type ClaimConn } from '../../sr
 import { BPFFS_ROOT, ensureBpffs } from '../../src/state/paths.js';
 import { tcpFrame, linuxSynOptions } from '../helpers/claim-packets.js';
 import type { BpfProgram } from '../../src/bpf/index.js';
+import { bpfSkipReason } from '../helpers/env.js';
 
 const repo = resolve(import.meta.dirname, '../../..');
 const OBJDIR = join(repo, 'build');
@@ -39,11 +40,7 @@ const CLIENT_IP = '198.19.2.11';
 const OTHER_IP = '198.19.2.12';
 const EXT_IP = '198.18.77.7';
 
-const skipReason = (): string | undefined => {
-  if (process.getuid?.() !== 0) return 'needs root (BPF_PROG_TEST_RUN, bpffs)';
-  if (!existsSync(join(OBJDIR, 'tc_pod.bpf.o')) || !existsSync(join(OBJDIR, 'sockops_claim.bpf.o'))) return 'BPF objects not built (make bpf)';
-  return undefined;
-};
+const skipReason = () => bpfSkipReason(['tc_pod.bpf.o', 'sockops_claim.bpf.o']);
 
 const ns = (name: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { ns: name } } });
 const pod = (nsName: string, name: string, labels: Record<string, string>, ip: string, node: string) => ({
