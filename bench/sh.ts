@@ -15,15 +15,19 @@ export interface ShOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Run a command to completion; throws BenchError("Cannot <what>: <stderr tail>") on failure. */
-export function sh(what: string, cmd: string, args: string[], opts: ShOptions = {}): string {
-  const r = spawnSync(cmd, args, {
+function run(cmd: string, args: string[], opts: ShOptions, defaultTimeoutMs: number) {
+  return spawnSync(cmd, args, {
     input: opts.input,
     encoding: 'utf8',
-    timeout: opts.timeoutMs ?? 120_000,
+    timeout: opts.timeoutMs ?? defaultTimeoutMs,
     env: opts.env ?? process.env,
     maxBuffer: 64 << 20,
   });
+}
+
+/** Run a command to completion; throws BenchError("Cannot <what>: <stderr tail>") on failure. */
+export function sh(what: string, cmd: string, args: string[], opts: ShOptions = {}): string {
+  const r = run(cmd, args, opts, 120_000);
   if (r.status !== 0) {
     const detail = (r.stderr || r.stdout || String(r.error ?? `exit ${r.status ?? r.signal}`))
       .toString()
@@ -38,13 +42,7 @@ export function sh(what: string, cmd: string, args: string[], opts: ShOptions = 
 
 /** Same as sh but never throws: for probes and teardown. */
 export function trySh(cmd: string, args: string[], opts: ShOptions = {}): { ok: boolean; out: string; err: string } {
-  const r = spawnSync(cmd, args, {
-    input: opts.input,
-    encoding: 'utf8',
-    timeout: opts.timeoutMs ?? 60_000,
-    env: opts.env ?? process.env,
-    maxBuffer: 64 << 20,
-  });
+  const r = run(cmd, args, opts, 60_000);
   return { ok: r.status === 0, out: r.stdout ?? '', err: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
 }
 
