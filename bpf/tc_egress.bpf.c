@@ -79,6 +79,7 @@ int tc_egress(struct __sk_buff *skb)
 			stat_inc(FW_STAT_REJECT_FAIL);
 			return TC_ACT_SHOT;
 		}
+		skb->mark = FW_REPLY_MARK;
 		return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
 	}
 	return TC_ACT_SHOT;

@@ -16,6 +16,7 @@ export const ErrorCodes = {
   DIFW_E_POLICY: 'policy invalid',
   DIFW_E_LAB: 'lab operation failed',
   DIFW_E_CAPACITY: 'datapath capacity exceeded',
+  DIFW_E_CONFIG: 'agent setting invalid',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

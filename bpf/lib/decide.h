@@ -181,8 +181,9 @@ __noinline int decide(const struct pkt *p, int cts, const struct chain_env *env,
 	return d->verdict;
 }
 
-/* Apply the conntrack side effects and count. */
-DIFW_INLINE void settle(const struct pkt *p, struct ct_ctx *c, int cts, struct decision *d, __u64 now)
+/* Apply the conntrack side effects and count. Out of line: its temporaries stay off the
+ * caller's frame, which the deepest call chain (decide -> limit) adds to. */
+static __noinline __attribute__((unused)) void settle(const struct pkt *p, struct ct_ctx *c, int cts, struct decision *d, __u64 now)
 {
 	if (d->verdict == FW_V_PASS) {
 		if (d->refresh)

@@ -11,6 +11,10 @@
 #include "common.h"
 #include "maps/scratch.h"
 
+/* skb->mark of a reply tc_egress built for a packet this host sent and redirected to the
+ * interface's ingress: the ingress programs let it in without judging it, and clear it. */
+#define FW_REPLY_MARK 0x0d1f0e5cu
+
 #define RJ_QMAX 128 /* most bytes quoted (IPv6 header + extension headers + 8) */
 
 struct ip4_pseudo {

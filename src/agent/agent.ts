@@ -3,7 +3,8 @@
  *
  * It owns the datapath of its namespace: it loads the BPF objects (adopting the maps pinned by a
  * previous agent, so conntrack and limits survive a restart), compiles the state file into rule
- * tables, attaches XDP + TC to every interface but lo (and to interfaces that appear later),
+ * tables, attaches the ingress chain (XDP, or TC on veth: `DIFW_INGRESS_HOOK`) and TC egress to
+ * every interface but lo (and to interfaces that appear later),
  * turns ring-buffer events into the event log and serves the local API.
  *
  * Restart without a gap: XDP/TC programs are attached through netlink, not through links owned
@@ -16,7 +17,7 @@ import { DifwError } from '../errors.js';
 import { setRootLogger, type Logger } from '../log.js';
 import { ensureBpffs, netnsPaths, type NetnsPaths } from '../state/paths.js';
 import { loadState } from '../state/store.js';
-import { Datapath } from '../datapath/loader.js';
+import { Datapath, ingressHookFor, parseIngressHookSetting } from '../datapath/loader.js';
 import { compileFirewall } from '../policy/ufw-compile.js';
 import { firewallLinks, LinkWatcher, type Link } from './links.js';
 import { startApi } from './api.js';
@@ -76,6 +77,7 @@ export async function runAgent(opts: { objDir: string }): Promise<void> {
   const log = agentLogger(paths);
   writeFileSync(paths.pidFile, String(process.pid), { mode: 0o600 });
 
+  const hookSetting = parseIngressHookSetting(process.env.DIFW_INGRESS_HOOK);
   const dp = await Datapath.load({ pinDir: paths.pinDir, objDir: opts.objDir, logger: log });
   const attached = new Map<number, Link>();
   let links: Link[] = firewallLinks();
@@ -99,9 +101,10 @@ export async function runAgent(opts: { objDir: string }): Promise<void> {
     for (const l of links) {
       if (attached.has(l.ifindex)) continue;
       try {
-        dp.attach(l.ifindex);
+        const hook = ingressHookFor(l.kind, hookSetting);
+        dp.attach(l.ifindex, { hook });
         attached.set(l.ifindex, l);
-        log.info({ ifname: l.name, ifindex: l.ifindex }, 'attached');
+        log.info({ ifname: l.name, ifindex: l.ifindex, kind: l.kind, hook }, 'attached');
       } catch (e) {
         log.error({ err: e, ifname: l.name }, 'attach failed');
       }

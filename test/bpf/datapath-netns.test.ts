@@ -72,8 +72,8 @@ function probe(ns: string, probes: Probe[]): string[] {
   return JSON.parse(out.toString());
 }
 
-for (const mode of ['native', 'generic'] as const)
-  test(`reject and deny on real sockets (${mode} XDP): ECONNREFUSED inbound (TCP, UDP) and outbound (TCP), EPERM for outgoing UDP, IPv4 and IPv6`, async (t) => {
+for (const mode of ['native', 'generic', 'tc'] as const)
+  test(`reject and deny on real sockets (${mode === 'tc' ? 'TC ingress hook' : `${mode} XDP`}): ECONNREFUSED inbound (TCP, UDP) and outbound (TCP), EPERM for outgoing UDP, IPv4 and IPv6`, async (t) => {
   if (process.getuid?.() !== 0) return t.skip('needs root');
   if (!existsSync('build/xdp_ingress.bpf.o') || !existsSync('dist/test/helpers/fw-child.js')) return t.skip('run make build first');
   if (!existsSync(join(TOOLS, 'probe.py'))) return t.skip(`probe tools missing at ${TOOLS}`);
@@ -118,6 +118,11 @@ for (const mode of ['native', 'generic'] as const)
   await waitLine(fw, 'ready', 15000);
 
   try {
+    // the hook really is the one under test
+    const link = execFileSync('ip', ['-n', NS_B, '-d', 'link', 'show', IF_B], { encoding: 'utf8' });
+    const filters = execFileSync('ip', ['netns', 'exec', NS_B, 'tc', 'filter', 'show', 'dev', IF_B, 'ingress'], { encoding: 'utf8' });
+    assert.equal(/\bprog\/xdp/.test(link), mode !== 'tc', `XDP program attached: ${link}`);
+    assert.match(filters, mode === 'tc' ? /tc_ingress_fw/ : /tc_ingress\b(?!_fw)/);
     // A fresh veth needs a moment before IPv6 neighbour discovery answers: wait until each side
     // reaches the other (echo requests pass the firewall's before-rules), bounded to ~5 s.
     for (const [ns, dst] of [[NS_A, B6], [NS_B, A6], [NS_A, B4], [NS_B, A4]] as const) {

@@ -1,6 +1,6 @@
 /**
  * Test helper process: runs inside a network namespace (`ip netns exec NS node fw-child.js
- * PINDIR IFNAME STATEFILE [native|generic]`), loads the host-firewall datapath, applies the firewall state from
+ * PINDIR IFNAME STATEFILE [native|generic|tc]`), loads the host-firewall datapath, applies the firewall state from
  * STATEFILE, attaches to IFNAME, prints "ready" and keeps enforcing until stdin closes or it
  * gets SIGTERM; then it detaches and removes its pins. Only for interfaces the test created.
  */
@@ -18,7 +18,7 @@ const ifindex = Number(readFileSync(`/sys/class/net/${ifname}/ifindex`, 'utf8'))
 const dp = await Datapath.load({ pinDir, objDir: 'build', logger: logger('fw-child') });
 const state = JSON.parse(readFileSync(stateFile, 'utf8'));
 dp.apply(compileFirewall(state, { ifindex: (n) => (n === ifname ? ifindex : undefined) }));
-dp.attach(ifindex, { xdpMode: xdpMode === 'generic' ? 'generic' : 'native' });
+dp.attach(ifindex, xdpMode === 'tc' ? { hook: 'tc' } : { hook: 'xdp', xdpMode: xdpMode === 'generic' ? 'generic' : 'native' });
 let done = false;
 const stop = () => {
   if (done) return;

@@ -1,0 +1,90 @@
+/* ufw's INPUT / FORWARD chains for one received frame: the body shared by the two ingress hooks,
+ * xdp_ingress (XDP) and tc_ingress_fw (TC clsact ingress, for devices where XDP costs a copy of
+ * every packet, see docs/datapath.md "Ingress hook").
+ *
+ * Parse once, conntrack, then the INPUT chain for packets addressed to this host or the FORWARD
+ * chain for packets it routes (bpf_fib_lookup: "not forwarded" = local). `ctx` is the hook's
+ * own context (xdp_md or __sk_buff), used only for the FIB lookup. Returns FW_V_PASS, FW_V_DROP
+ * or FW_V_REJECT; for a reject, `p` and `d->reply` say what to answer. */
+#ifndef DIFW_LIB_INGRESS_H
+#define DIFW_LIB_INGRESS_H
+#include "common.h"
+#include "parse.h"
+#include "ct.h"
+#include "frag.h"
+#include "decide.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+
+/* Sets env->chain to FW_CHAIN_FWD and env->oif when the kernel would route the packet elsewhere. */
+static __noinline void route_chain(void *ctx, const struct pkt *p, struct chain_env *env)
+{
+	struct bpf_fib_lookup f = {};
+	f.ifindex = env->iif;
+	f.l4_protocol = p->proto;
+	f.sport = p->sport;
+	f.dport = p->dport;
+	f.tot_len = p->ip_len;
+	if (p->family == 4) {
+		f.family = AF_INET;
+		f.ipv4_src = p->src[0];
+		f.ipv4_dst = p->dst[0];
+	} else {
+		f.family = AF_INET6;
+		__builtin_memcpy(f.ipv6_src, p->src, 16);
+		__builtin_memcpy(f.ipv6_dst, p->dst, 16);
+	}
+	long rc = bpf_fib_lookup(ctx, &f, sizeof(f), BPF_FIB_LOOKUP_SKIP_NEIGH);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH || rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+		env->oif = f.ifindex;
+		env->chain = FW_CHAIN_FWD;
+	}
+	/* Otherwise INPUT: NOT_FWDED (local, broadcast, multicast), FWD_DISABLED (forwarding off:
+	 * the kernel only delivers locally), blackhole/unreachable (the kernel drops it anyway). */
+}
+
+/* `len` is the whole frame's length (for TC it can exceed the linear part `data_end - data`). */
+DIFW_INLINE __u8 ingress_verdict(void *ctx, void *data, void *data_end, __u32 len, __u32 iif, struct pkt *p, struct decision *d)
+{
+	__u32 gen = 0;
+	struct fw_config *cfg = fw_active_config(&gen);
+	if (!cfg || !cfg->enabled) {
+		stat_inc(FW_STAT_DISABLED);
+		return FW_V_PASS;
+	}
+	int r = parse_packet(p, data, data_end, len);
+	if (r == PARSE_NOT_IP) {
+		stat_inc(FW_STAT_NOT_IP);
+		return FW_V_PASS;
+	}
+	__u64 now = bpf_ktime_get_ns();
+	if (r != PARSE_OK) {
+		stat_inc(FW_STAT_INVALID);
+		stat_inc(FW_STAT_DROPPED);
+		if (cfg->log_level >= FW_LOG_MEDIUM)
+			emit_event(p, cfg, now, FW_EV_INVALID, FW_CHAIN_IN, FW_V_DROP, 0, iif, 0);
+		return FW_V_DROP;
+	}
+	if (p->frag == FRAG_LATER) {
+		__u8 v = frag_verdict(p, now);
+		stat_inc(v == FW_FRAG_PASS ? FW_STAT_PASSED : FW_STAT_DROPPED);
+		return v == FW_FRAG_PASS ? FW_V_PASS : FW_V_DROP;
+	}
+
+	struct ct_ctx c = {};
+	int cts = ct_classify(p, &c, data, data_end, now);
+
+	struct chain_env env = {.cfg = *cfg, .now = now, .gen = gen, .chain = FW_CHAIN_IN, .iif = iif};
+	if (cts != CTS_EST && cts != CTS_REL && !(cfg->flags & FW_CFG_NO_FIB)) {
+		route_chain(ctx, p, &env);
+		if (env.chain == FW_CHAIN_FWD)
+			stat_inc(FW_STAT_FORWARDED);
+	}
+	d->verdict = decide(p, cts, &env, d);
+	settle(p, &c, cts, d, now);
+	if (p->frag == FRAG_FIRST)
+		frag_remember(p, d->verdict == FW_V_PASS ? FW_FRAG_PASS : FW_FRAG_DROP, now);
+	return d->verdict;
+}
+#endif
