@@ -40,7 +40,7 @@ function probe(): string | null {
 }
 
 export interface DifwSetup {
-  /** id of the XDP program attached to the server veth. */
+  /** id of the XDP program attached to the server veth (0 when its ingress hook is TC). */
   xdpProgId: number;
   /** Wall time of `difw --force enable` and of `difw batch -f` (ms). */
   enableMs: number;
@@ -49,9 +49,12 @@ export interface DifwSetup {
 
 /**
  * Store `lines` (ufw rule commands) with `difw batch`, enable, and return the attached XDP program.
+ * `hook` is the agent's DIFW_INGRESS_HOOK: 'auto' (the default: TC on a veth) or 'xdp' (section
+ * 1 times xdp_ingress next to xdp-filter, another XDP program).
  * The teardown (disable, kill, remove the namespace's difw dirs) runs when the pair is destroyed.
  */
-export function difwSetup(p: Pair, lines: string[]): DifwSetup {
+export function difwSetup(p: Pair, lines: string[], hook: 'auto' | 'xdp' = 'auto'): DifwSetup {
+  const env = { ...process.env, DIFW_INGRESS_HOOK: hook };
   const file = `/tmp/bn-difw-${p.tag}-${process.pid}.rules`;
   writeFileSync(file, lines.join('\n') + '\n');
   const ino = netnsInode(p.srv);
@@ -65,14 +68,18 @@ export function difwSetup(p: Pair, lines: string[]): DifwSetup {
   // Enable first (agent up, empty rule set), then load all rules in one atomic batch: the batch
   // returns once the agent has swapped the tables in.
   let t = Date.now();
-  sh('enable difw', 'ip', ['netns', 'exec', p.srv, DIFW, '--force', 'enable'], { timeoutMs: 300_000 });
+  sh('enable difw', 'ip', ['netns', 'exec', p.srv, DIFW, '--force', 'enable'], { timeoutMs: 300_000, env });
   const enableMs = Date.now() - t;
   t = Date.now();
   sh('load rules with difw batch', 'ip', ['netns', 'exec', p.srv, DIFW, 'batch', '-f', file], { timeoutMs: 300_000 });
   const batchMs = Date.now() - t;
   const id = xdpProgId(p.srv, p.srvIf);
-  if (id === null) throw new Error(`difw enabled but no XDP program is attached to ${p.srvIf}`);
-  return { xdpProgId: id, enableMs, batchMs };
+  if (hook === 'xdp' && id === null) throw new Error(`difw enabled but no XDP program is attached to ${p.srvIf}`);
+  if (hook === 'auto') {
+    const f = sh(`tc filters of ${p.srvIf}`, 'ip', ['netns', 'exec', p.srv, 'tc', 'filter', 'show', 'dev', p.srvIf, 'ingress']);
+    if (id !== null || !/tc_ingress_fw/.test(f)) throw new Error(`difw enabled but the TC ingress chain is not what is attached to ${p.srvIf}: ${f.trim()}`);
+  }
+  return { xdpProgId: id ?? 0, enableMs, batchMs };
 }
 
 /** Setup timings of the traffic-section namespaces, reported as extra rows. */

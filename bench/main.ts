@@ -77,7 +77,7 @@ async function testRunSection(): Promise<Section> {
     try {
       q = createPair('difwtr', nextK());
       const lines = ['default allow incoming', ...denySources(rules - 1).map((a) => `deny from ${a}`), `deny ${FLOW_PORT}/udp`];
-      const { xdpProgId, enableMs, batchMs } = difwSetup(q, lines);
+      const { xdpProgId, enableMs, batchMs } = difwSetup(q, lines, 'xdp');
       log(`test-run difw @${rules}: enable ${enableMs} ms, batch ${batchMs} ms`);
       const r = progRun(q, xdpProgId, REPEAT, rounds);
       const bad = verdictOk(r) ?? controlOk(q, xdpProgId);

@@ -83,12 +83,14 @@ describe('host firewall, real traffic', { skip: skip ?? false, concurrency: fals
     sh(['ip', '-n', h.client, 'addr', 'add', '198.18.61.2/24', 'dev', `${extra}p`]);
     sh(['ip', '-n', h.server, 'link', 'set', extra, 'up']);
     sh(['ip', '-n', h.client, 'link', 'set', `${extra}p`, 'up']);
+    // a veth gets the ingress chain at TC (DIFW_INGRESS_HOOK=auto), and no XDP program
     let attached = false;
     for (let i = 0; i < 50 && !attached; i++) {
-      attached = execIn(h.server, ['ip', 'link', 'show', extra]).stdout.includes('prog/xdp');
+      attached = execIn(h.server, ['tc', 'filter', 'show', 'dev', extra, 'ingress']).stdout.includes('tc_ingress_fw');
       if (!attached) await new Promise((r) => setTimeout(r, 100));
     }
-    assert.ok(attached, 'XDP program attached to the new interface within 5 s');
+    assert.ok(attached, 'TC ingress chain attached to the new interface within 5 s');
+    assert.ok(!execIn(h.server, ['ip', 'link', 'show', extra]).stdout.includes('prog/xdp'), 'no XDP program on a veth');
     const r = h.probe('client', [
       { src: '198.18.61.2', dst: '198.18.61.1', proto: 'tcp', port: 80 },
       { src: '198.18.61.2', dst: '198.18.61.1', proto: 'tcp', port: 8080 },
