@@ -14,8 +14,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define PULL_LEN 256
-
 SEC("tc")
 int tc_egress(struct __sk_buff *skb)
 {
@@ -28,19 +26,9 @@ int tc_egress(struct __sk_buff *skb)
 	if (skb->ingress_ifindex != 0)
 		return TC_ACT_OK;
 
-	/* Headers must be linear for direct access. Pull only when they are not: a pull on a
-	 * cloned skb (TCP keeps the original for retransmission) copies the head. */
 	__u32 len = skb->len;
-	__u32 want = len < PULL_LEN ? len : PULL_LEN;
-	barrier_var(want);
-	want &= 0x1ff;
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	if (data + want > data_end) {
-		bpf_skb_pull_data(skb, want);
-		data = (void *)(long)skb->data;
-		data_end = (void *)(long)skb->data_end;
-	}
+	void *data, *data_end;
+	skb_linear_headers(skb, &data, &data_end);
 
 	struct pkt p = {};
 	int r = parse_packet(&p, data, data_end, len);

@@ -16,8 +16,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define PULL_LEN 256
-
 /* One of our own replies, redirected here by tc_egress: clear the mark and let it in. */
 DIFW_INLINE int own_reply(struct __sk_buff *skb)
 {
@@ -56,19 +54,9 @@ int tc_ingress_fw(struct __sk_buff *skb)
 {
 	if (own_reply(skb))
 		return TC_ACT_OK;
-	/* Headers must be linear for direct access; pull only when they are not (a pull on a
-	 * cloned skb copies the head). */
 	__u32 len = skb->len;
-	__u32 want = len < PULL_LEN ? len : PULL_LEN;
-	barrier_var(want);
-	want &= 0x1ff;
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	if (data + want > data_end) {
-		bpf_skb_pull_data(skb, want);
-		data = (void *)(long)skb->data;
-		data_end = (void *)(long)skb->data_end;
-	}
+	void *data, *data_end;
+	skb_linear_headers(skb, &data, &data_end);
 	struct pkt p = {};
 	struct decision d = {};
 	__u8 v = ingress_verdict(skb, data, data_end, len, skb->ifindex, &p, &d);

@@ -110,6 +110,25 @@ DIFW_INLINE __u16 csum_fold(__u64 s)
 	return (__u16)~s;
 }
 
+/* TC programs read headers directly: make the first PULL_LEN bytes of the frame (or all of a
+ * shorter one) linear. Pull only when they are not: a pull on a cloned skb (TCP keeps the
+ * original for retransmission) copies the head. Refreshes *data / *data_end. */
+#define PULL_LEN 256
+DIFW_INLINE void skb_linear_headers(struct __sk_buff *skb, void **data, void **data_end)
+{
+	__u32 len = skb->len;
+	__u32 want = len < PULL_LEN ? len : PULL_LEN;
+	barrier_var(want);
+	want &= 0x1ff;
+	*data = (void *)(long)skb->data;
+	*data_end = (void *)(long)skb->data_end;
+	if (*data + want > *data_end) {
+		bpf_skb_pull_data(skb, want);
+		*data = (void *)(long)skb->data;
+		*data_end = (void *)(long)skb->data_end;
+	}
+}
+
 /*
  * The configuration of the active rule-table generation. The agent writes a whole generation,
  * then flips the 4-byte word in entry FW_CONFIG_ACTIVE, so a packet sees either the old or the
