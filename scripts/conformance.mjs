@@ -21,8 +21,19 @@ for (const name of which) {
     bad++;
     continue;
   }
-  // Real ufw uses the global /etc/ufw: serialize with anything else that runs it.
-  const r = spawnSync('flock', ['/tmp/difw-ufw-oracle.lock', 'python3', `${shared}/${tool}`, `${shared}/${cases}`, '--sut', 'bin/difw'], {
+  // Real ufw uses the global /etc/ufw: serialize with anything else that runs it. `ufw reset`
+  // keeps ufw.conf's LOGLEVEL, so a previous oracle run that ended on `ufw logging medium` would
+  // make the next one compare difw's fresh state with a host that is not at ufw's defaults:
+  // the oracle runs from the shipped default (low) and ufw.conf is put back afterwards.
+  const conf = '/etc/ufw/ufw.conf';
+  const oracle = [
+    `cp -p ${conf} ${conf}.difw-oracle`,
+    `sed -i 's/^LOGLEVEL=.*/LOGLEVEL=low/' ${conf}`,
+    `python3 "$0" "$1" --sut bin/difw; rc=$?`,
+    `mv -f ${conf}.difw-oracle ${conf}`,
+    'exit $rc',
+  ].join('\n');
+  const r = spawnSync('flock', ['/tmp/difw-ufw-oracle.lock', 'bash', '-c', oracle, `${shared}/${tool}`, `${shared}/${cases}`], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     timeout: 40 * 60_000,
