@@ -92,14 +92,7 @@ const HOOKS: readonly Hook[] = ['xdp', 'tc'];
  * (tc_ingress_fw): a reject is the built reply, redirected back out.
  */
 function ingress(d: Datapath, f: Buffer, hook: Hook = 'xdp'): Verdict {
-  if (hook === 'tc') {
-    const r = d.program('tc_ingress_fw').testRun({ data: f });
-    if (r.retval === TC_ACT_OK) return 'pass';
-    if (r.retval === TC_ACT_SHOT) return 'drop';
-    assert.equal(r.retval, TC_ACT_REDIRECT, `unexpected TC return ${r.retval}`);
-    const reply = P.parseFrame(r.data);
-    return reply.proto === 6 ? 'rst' : 'icmp';
-  }
+  if (hook === 'tc') return tcVerdict(d.program('tc_ingress_fw').testRun({ data: f })).v;
   const r = d.program('xdp').testRun({ data: f });
   if (r.retval === XDP_DROP) return 'drop';
   assert.equal(r.retval, XDP_PASS, `unexpected XDP return ${r.retval}`);
@@ -113,7 +106,11 @@ function ingress(d: Datapath, f: Buffer, hook: Hook = 'xdp'): Verdict {
 
 /** Egress verdict (TC); rejects come back as the built reply, redirected. */
 function egress(d: Datapath, f: Buffer): { v: Verdict; reply?: P.Parsed } {
-  const r = d.program('tc_egress').testRun({ data: f });
+  return tcVerdict(d.program('tc_egress').testRun({ data: f }));
+}
+
+/** A TC program's verdict; a reject is the built reply, redirected. */
+function tcVerdict(r: { retval: number; data: Buffer }): { v: Verdict; reply?: P.Parsed } {
   if (r.retval === TC_ACT_OK) return { v: 'pass' };
   if (r.retval === TC_ACT_SHOT) return { v: 'drop' };
   assert.equal(r.retval, TC_ACT_REDIRECT, `unexpected TC return ${r.retval}`);
