@@ -23,6 +23,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
 #include "lib/claim.h"
+#include "maps/claim_plan.h"
 
 #define CLAIM_SOCKOPS_FLAGS BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG
 
@@ -108,15 +109,7 @@ static __always_inline void claim_local_addr(struct bpf_sock_ops *skops, struct 
 	}
 }
 
-/* Everything needed to stamp this socket's handshake, or 0 with the reason counted. */
-struct claim_plan {
-	struct claim_key key;
-	__u32 identity;
-	__u16 node_id;
-	__u8 epoch;
-	struct claim_addr daddr;
-};
-
+/* Everything needed to stamp this socket's handshake packet: 1, or 0 with the reason counted. */
 static __always_inline int claim_plan(struct bpf_sock_ops *skops, struct claim_plan *p)
 {
 	__u32 zero = 0;
@@ -151,21 +144,63 @@ static __always_inline int claim_plan(struct bpf_sock_ops *skops, struct claim_p
 	return 1;
 }
 
+/* The packet a plan slot is for (see maps/claim_plan.h). */
+static __always_inline void claim_slot_name(struct bpf_sock_ops *skops, struct claim_plan_slot *s, __u32 synack)
+{
+	CLAIM_CTX_LOAD(s->lport, skops->local_port);
+	CLAIM_CTX_LOAD(s->rport, skops->remote_port);
+	s->synack = synack;
+}
+
 static __always_inline int is_syn(struct bpf_sock_ops *skops)
 {
 	return skops->skb_tcp_flags & CLAIM_TH_SYN;
 }
 
+static __always_inline int is_synack(struct bpf_sock_ops *skops)
+{
+	return (skops->skb_tcp_flags & (CLAIM_TH_SYN | CLAIM_TH_ACK)) == (CLAIM_TH_SYN | CLAIM_TH_ACK);
+}
+
 static __always_inline void claim_hdr_len(struct bpf_sock_ops *skops)
 {
-	struct claim_plan p;
+	__u32 zero = 0;
+	struct claim_plan_slot *slot;
 
 	if (!is_syn(skops))
 		return;
-	if (!claim_plan(skops, &p))
+	slot = bpf_map_lookup_elem(&claim_plan_cache, &zero);
+	if (!slot)
 		return;
-	if (bpf_reserve_hdr_opt(skops, CLAIM_OPT_LEN, 0) < 0)
+	slot->lport = 0; /* empty until the plan is complete */
+	if (!claim_plan(skops, &slot->plan))
+		return;
+	if (bpf_reserve_hdr_opt(skops, CLAIM_OPT_LEN, 0) < 0) {
 		claim_stat_bump(CLAIM_ST_SKIP_SPACE);
+		return;
+	}
+	claim_slot_name(skops, slot, is_synack(skops));
+}
+
+/* The plan HDR_OPT_LEN made for this packet on this CPU, else a new one. */
+static __always_inline int claim_plan_for_write(struct bpf_sock_ops *skops, struct claim_plan *p, __u32 synack)
+{
+	__u32 zero = 0;
+	struct claim_plan_slot *slot = bpf_map_lookup_elem(&claim_plan_cache, &zero);
+	struct claim_plan_slot want;
+
+	if (slot && slot->lport) {
+		claim_slot_name(skops, &want, synack);
+		claim_remote_addr(skops, &want.plan.daddr);
+		if (slot->lport == want.lport && slot->rport == want.rport && slot->synack == want.synack &&
+		    slot->plan.daddr.a[0] == want.plan.daddr.a[0] && slot->plan.daddr.a[1] == want.plan.daddr.a[1] &&
+		    slot->plan.daddr.a[2] == want.plan.daddr.a[2] && slot->plan.daddr.a[3] == want.plan.daddr.a[3]) {
+			*p = slot->plan;
+			slot->lport = 0; /* one packet, one use */
+			return 1;
+		}
+	}
+	return claim_plan(skops, p);
 }
 
 static __always_inline void claim_write(struct bpf_sock_ops *skops)
@@ -181,13 +216,13 @@ static __always_inline void claim_write(struct bpf_sock_ops *skops)
 	if ((void *)(th + 1) > end)
 		return;
 	claim_local_addr(skops, &in.saddr);
-	if (!claim_plan(skops, &p))
+	in.is_synack = th->ack ? 1 : 0;
+	if (!claim_plan_for_write(skops, &p, in.is_synack))
 		return;
 
 	in.identity = p.identity;
 	in.node_id = p.node_id;
 	in.epoch = p.epoch;
-	in.is_synack = th->ack ? 1 : 0;
 	in.sport = bpf_ntohs(th->source);
 	in.dport = bpf_ntohs(th->dest);
 	in.isn = bpf_ntohl(th->seq);

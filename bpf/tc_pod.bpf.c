@@ -135,6 +135,43 @@ static __always_inline void pod_emit(const struct pod_ct_key *k, __u32 local_id,
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* A new conntrack entry: in place of the stale entry of the same key, if there is one. */
+static __always_inline void pod_ct_store(const struct pod_ct_key *ck, struct pod_ct_val *stale, const struct pod_ct_val *nv)
+{
+	if (stale)
+		*stale = *nv;
+	else
+		bpf_map_update_elem(&pod_ct, ck, nv, BPF_ANY);
+}
+
+/* The conntrack key of p as seen from the pod on this interface. */
+static __always_inline void pod_ct_key(struct pod_ct_key *ck, struct __sk_buff *skb, const struct pod_pkt *p, int to_pod)
+{
+	ck->ifindex = skb->ifindex;
+	ck->proto = p->proto;
+	if (to_pod) {
+		__builtin_memcpy(ck->local, p->daddr, 16);
+		__builtin_memcpy(ck->remote, p->saddr, 16);
+		ck->lport = p->dport;
+		ck->rport = p->sport;
+	} else {
+		__builtin_memcpy(ck->local, p->saddr, 16);
+		__builtin_memcpy(ck->remote, p->daddr, 16);
+		ck->lport = p->sport;
+		ck->rport = p->dport;
+	}
+}
+
+/* TCP: a packet from the side that did not send the SYN moves the flow past its handshake
+ * (not on a RST: a client in SYN_SENT answers a stale server socket's challenge ACK with a RST
+ * and then retransmits the same SYN, which must still pass as such). */
+static __always_inline void pod_ct_mark_open(struct pod_ct_val *ct, int to_pod, __u8 fl)
+{
+	if (!(fl & POD_TH_RST) && !(ct->flags & (POD_CT_OPEN | POD_CT_PENDING)) &&
+	    (to_pod ? !(ct->flags & POD_CT_EGRESS) : (ct->flags & POD_CT_EGRESS)))
+		ct->flags |= POD_CT_OPEN;
+}
+
 static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 {
 	struct pod_pkt p = {};
@@ -144,7 +181,7 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 	struct pod_ep_val ep;
 	struct pod_ep_val *epp;
 	struct pod_config *cfg;
-	struct pod_ct_val *ct;
+	struct pod_ct_val *ct = NULL, *stale = NULL;
 	__u32 zero = 0, gen, rev, bits;
 	__u8 claim = 0, dir;
 	int audit = 0;
@@ -156,6 +193,23 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 		return TC_ACT_OK; /* no tables applied yet */
 	gen = cfg->gen & 1;
 	rev = cfg->revision;
+
+	int tcp = p.proto == IPPROTO_TCP;
+	__u8 fl = p.tcp_flags;
+	int syn = tcp && (fl & POD_TH_SYN) && !(fl & POD_TH_ACK);
+	int synack = tcp && (fl & (POD_TH_SYN | POD_TH_ACK)) == (POD_TH_SYN | POD_TH_ACK);
+
+	if (!p.related) {
+		/* Fast path, one lookup: a later packet of a flow judged under the current tables. */
+		pod_ct_key(&ck, skb, &p, to_pod);
+		ct = bpf_map_lookup_elem(&pod_ct, &ck);
+		if (ct && !syn && ct->revision == rev && !(ct->flags & POD_CT_PENDING)) {
+			if (tcp)
+				pod_ct_mark_open(ct, to_pod, fl);
+			return TC_ACT_OK;
+		}
+	}
+
 	ek.ifindex = skb->ifindex;
 	ek.gen = gen;
 	epp = bpf_map_lookup_elem(&pod_endpoints, &ek);
@@ -173,47 +227,29 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 				return TC_ACT_OK;
 		}
 		__builtin_memset(&ck, 0, sizeof(ck)); /* otherwise: judged as an ICMP packet of its own */
+		pod_ct_key(&ck, skb, &p, to_pod);
+		ct = bpf_map_lookup_elem(&pod_ct, &ck);
 	}
 
-	ck.ifindex = skb->ifindex;
-	ck.proto = p.proto;
-	if (to_pod) {
-		__builtin_memcpy(ck.local, p.daddr, 16);
-		__builtin_memcpy(ck.remote, p.saddr, 16);
-		ck.lport = p.dport;
-		ck.rport = p.sport;
-	} else {
-		__builtin_memcpy(ck.local, p.saddr, 16);
-		__builtin_memcpy(ck.remote, p.daddr, 16);
-		ck.lport = p.sport;
-		ck.rport = p.dport;
-	}
-	int tcp = p.proto == IPPROTO_TCP;
-	__u8 fl = p.tcp_flags;
-	int syn = tcp && (fl & POD_TH_SYN) && !(fl & POD_TH_ACK);
-	int synack = tcp && (fl & (POD_TH_SYN | POD_TH_ACK)) == (POD_TH_SYN | POD_TH_ACK);
-
-	ct = bpf_map_lookup_elem(&pod_ct, &ck);
 	if (ct && syn && (ct->isn != p.seq || (ct->flags & POD_CT_OPEN))) {
 		/* A new connection on the addresses and ports of an old flow, or a replay of its SYN
-		 * after the handshake: judge it afresh (a replayed claim is rejected there). */
-		bpf_map_delete_elem(&pod_ct, &ck);
+		 * after the handshake: judge it afresh (a replayed claim is rejected there). The old
+		 * entry is overwritten in place if the new one is admitted (no LRU free and
+		 * re-allocation), deleted if not. */
+		stale = ct;
 		ct = NULL;
 	}
 	if (ct) {
 		if (syn)
 			return TC_ACT_OK; /* retransmission of the SYN this entry was created for */
-		/* (not on a RST: a client in SYN_SENT answers a stale server socket's challenge ACK
-		 * with a RST and then retransmits the same SYN, which must still pass as such) */
-		if (tcp && !(fl & POD_TH_RST) && !(ct->flags & (POD_CT_OPEN | POD_CT_PENDING)) &&
-		    (to_pod ? !(ct->flags & POD_CT_EGRESS) : (ct->flags & POD_CT_EGRESS)))
-			ct->flags |= POD_CT_OPEN; /* the initiator moved past its SYN */
+		if (tcp)
+			pod_ct_mark_open(ct, to_pod, fl);
 		if (ct->flags & POD_CT_PENDING) {
 			if (to_pod && synack) {
 				/* The server's claim decides the client's egress, before the handshake completes. */
 				__u32 id = peer_identity_tcp(skb, &p, &claim);
 				pod_resolve(skb, gen, p.family, ck.remote, 1, id, id != POD_ID_WORLD, 1, &pp);
-				bits = pod_bits(gen, ep.ep, POD_DIR_EGRESS, pp.sel, pp.cidr, p.proto, ct->svc_port);
+				bits = pod_bits(gen, &ep, POD_DIR_EGRESS, pp.sel, pp.cidr, p.proto, ct->svc_port);
 				if (pod_decide(ep.flags, POD_DIR_EGRESS, bits, &audit)) {
 					bpf_map_delete_elem(&pod_ct, &ck);
 					pod_emit(&ck, ep.identity, pp.sel, rev, POD_DIR_EGRESS, POD_EV_DROP, POD_R_POLICY, pp.ctflags, claim);
@@ -240,7 +276,7 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 		if (ct->revision != rev) {
 			dir = (ct->flags & POD_CT_EGRESS) ? POD_DIR_EGRESS : POD_DIR_INGRESS;
 			pod_reresolve(gen, p.family, ck.remote, ct, &pp);
-			bits = pod_bits(gen, ep.ep, dir, pp.sel, pp.cidr, p.proto, ct->svc_port);
+			bits = pod_bits(gen, &ep, dir, pp.sel, pp.cidr, p.proto, ct->svc_port);
 			if (pod_decide(ep.flags, dir, bits, &audit)) {
 				bpf_map_delete_elem(&pod_ct, &ck);
 				pod_emit(&ck, ep.identity, pp.sel, rev, dir, POD_EV_DROP, POD_R_REVOKED, pp.ctflags, 0);
@@ -262,14 +298,16 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 	if (tcp) {
 		if (!to_pod && syn) {
 			nv.flags = POD_CT_EGRESS | POD_CT_PENDING;
-			bpf_map_update_elem(&pod_ct, &ck, &nv, BPF_ANY);
+			pod_ct_store(&ck, stale, &nv);
 			return TC_ACT_OK;
 		}
 		if (to_pod && syn) {
 			__u32 id = peer_identity_tcp(skb, &p, &claim);
 			pod_resolve(skb, gen, p.family, ck.remote, 1, id, id != POD_ID_WORLD, 1, &pp);
-			bits = pod_bits(gen, ep.ep, POD_DIR_INGRESS, pp.sel, pp.cidr, p.proto, nv.svc_port);
+			bits = pod_bits(gen, &ep, POD_DIR_INGRESS, pp.sel, pp.cidr, p.proto, nv.svc_port);
 			if (pod_decide(ep.flags, POD_DIR_INGRESS, bits, &audit)) {
+				if (stale)
+					bpf_map_delete_elem(&pod_ct, &ck);
 				pod_emit(&ck, ep.identity, pp.sel, rev, POD_DIR_INGRESS, POD_EV_DROP, POD_R_POLICY, pp.ctflags, claim);
 				return TC_ACT_SHOT;
 			}
@@ -277,7 +315,7 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 				pod_emit(&ck, ep.identity, pp.sel, rev, POD_DIR_INGRESS, POD_EV_AUDIT, POD_R_POLICY, pp.ctflags, claim);
 			nv.peer = pp.sel;
 			nv.flags = pp.ctflags;
-			bpf_map_update_elem(&pod_ct, &ck, &nv, BPF_ANY);
+			pod_ct_store(&ck, stale, &nv);
 			return TC_ACT_OK;
 		}
 		/* A TCP packet of a flow we never saw open (or whose entry was evicted or revoked):
@@ -295,7 +333,7 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 	/* UDP, ICMP and the rest: address-derived identity. */
 	dir = to_pod ? POD_DIR_INGRESS : POD_DIR_EGRESS;
 	pod_resolve(skb, gen, p.family, ck.remote, 0, 0, 0, to_pod, &pp);
-	bits = pod_bits(gen, ep.ep, dir, pp.sel, pp.cidr, p.proto, nv.svc_port);
+	bits = pod_bits(gen, &ep, dir, pp.sel, pp.cidr, p.proto, nv.svc_port);
 	if (pod_decide(ep.flags, dir, bits, &audit)) {
 		pod_emit(&ck, ep.identity, pp.sel, rev, dir, POD_EV_DROP, POD_R_POLICY, pp.ctflags, 0);
 		return TC_ACT_SHOT;

@@ -148,9 +148,12 @@ DIFW_INLINE int ct_state_of(struct ct_ctx *c, struct ct_entry *e)
 	return CTS_NEW;
 }
 
-/* Classify the packet; fills `c` for ct_confirm / ct_refresh. */
-DIFW_INLINE int ct_classify(const struct pkt *p, struct ct_ctx *c, void *data, void *data_end, __u64 now)
+/* Classify the packet; fills `c` for ct_confirm / ct_refresh, and *entry with the live entry of
+ * its connection, if any (NULL otherwise). */
+DIFW_INLINE int ct_classify_entry(const struct pkt *p, struct ct_ctx *c, void *data, void *data_end, __u64 now,
+				  struct ct_entry **entry)
 {
+	*entry = 0;
 	__be16 sp = p->sport, dp = p->dport;
 	__u8 proto = p->proto;
 	int icmp = (p->family == 4 && proto == IPPROTO_ICMP) || (p->family == 6 && proto == IPPROTO_ICMPV6);
@@ -181,6 +184,7 @@ DIFW_INLINE int ct_classify(const struct pkt *p, struct ct_ctx *c, void *data, v
 	ct_make_key(&c->key, &c->from_a, p->family, proto, p->src, p->dst, sp, dp);
 	struct ct_entry *e = ct_find(&c->key, now);
 	c->found = e ? 1 : 0;
+	*entry = e;
 
 	if (proto == IPPROTO_TCP) {
 		__u8 f = p->tcp_flags & (TCPF_FIN | TCPF_SYN | TCPF_RST | TCPF_ACK | TCPF_URG);
@@ -209,6 +213,13 @@ DIFW_INLINE int ct_classify(const struct pkt *p, struct ct_ctx *c, void *data, v
 	if (e)
 		return ct_state_of(c, e);
 	return CTS_NEW;
+}
+
+DIFW_INLINE int ct_classify(const struct pkt *p, struct ct_ctx *c, void *data, void *data_end, __u64 now)
+{
+	struct ct_entry *e;
+
+	return ct_classify_entry(p, c, data, data_end, now, &e);
 }
 
 /* An accepted NEW packet opens (or re-opens) its connection. */
@@ -263,11 +274,8 @@ static __noinline __attribute__((unused)) int ct_mark_rejected(struct ct_ctx *c,
 
 /* An ESTABLISHED packet advances its connection and pushes the deadline out. Writes are skipped
  * when nothing changes by more than a second, to keep the entry's cache line shared. */
-DIFW_INLINE void ct_refresh(const struct pkt *p, struct ct_ctx *c, __u64 now)
+DIFW_INLINE void ct_refresh_entry(const struct pkt *p, struct ct_ctx *c, struct ct_entry *e, __u64 now)
 {
-	struct ct_entry *e = ct_find(&c->key, now);
-	if (!e)
-		return;
 	__u8 orig_a = (e->flags & CT_F_ORIG_A) ? 1 : 0;
 	__u8 reply = c->from_a != orig_a;
 	__u8 flags = e->flags | (reply ? CT_F_SEEN_REPLY : 0);
@@ -309,5 +317,12 @@ DIFW_INLINE void ct_refresh(const struct pkt *p, struct ct_ctx *c, __u64 now)
 		e->flags = flags;
 		e->expires_ns = exp;
 	}
+}
+DIFW_INLINE void ct_refresh(const struct pkt *p, struct ct_ctx *c, __u64 now)
+{
+	struct ct_entry *e = ct_find(&c->key, now);
+
+	if (e)
+		ct_refresh_entry(p, c, e, now);
 }
 #endif

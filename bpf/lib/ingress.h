@@ -73,7 +73,18 @@ DIFW_INLINE __u8 ingress_verdict(void *ctx, void *data, void *data_end, __u32 le
 	}
 
 	struct ct_ctx c = {};
-	int cts = ct_classify(p, &c, data, data_end, now);
+	struct ct_entry *ce;
+	int cts = ct_classify_entry(p, &c, data, data_end, now, &ce);
+
+	/* Fast path: a packet of an established connection that nothing logs (ufw accepts
+	 * ESTABLISHED ahead of every rule; only `logging high|full` audits it). The same outcome as
+	 * decide() + settle(), without the chain set-up and a second conntrack lookup. */
+	if (cts == CTS_EST && ce && !p->rh0 && p->frag == FRAG_NONE && cfg->log_level < FW_LOG_HIGH) {
+		stat_inc(FW_STAT_CT_HIT);
+		ct_refresh_entry(p, &c, ce, now);
+		stat_inc(FW_STAT_PASSED);
+		return FW_V_PASS;
+	}
 
 	struct chain_env env = {.cfg = *cfg, .now = now, .gen = gen, .chain = FW_CHAIN_IN, .iif = iif};
 	if (cts != CTS_EST && cts != CTS_REL && !(cfg->flags & FW_CFG_NO_FIB)) {

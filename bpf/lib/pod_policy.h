@@ -5,6 +5,8 @@
  *   peer  in {the peer's identity, any (0), the address's CIDR identity (if bound)}
  *   x port in {exact port, its 256-port block, any port of the protocol, any protocol}
  * are OR-ed (at most 12 lookups), then decided: deny wins; an isolated direction needs an allow.
+ * The endpoint's `lookups` mask (maps/pod_endpoints.h) skips the kinds of row it has none of, so
+ * a pod whose policies name peers and exact ports costs one or two lookups, not twelve.
  * src/policy/netpol/compile.ts (TableIndex.bits, decide) is the TypeScript twin.
  */
 #ifndef DIFW_LIB_POD_POLICY_H
@@ -19,33 +21,43 @@ static __always_inline __u32 pod_bits_one(struct pod_policy_key *k)
 	return v ? v->bits : 0;
 }
 
-static __always_inline __u32 pod_bits_peer(__u32 gen, __u32 ep, __u8 dir, __u32 peer, __u8 proto, __u16 port)
+static __always_inline __u32 pod_bits_peer(__u32 gen, const struct pod_ep_val *ep, __u8 dir, __u32 peer, __u8 proto,
+					   __u16 port)
 {
 	struct pod_policy_key k = {};
 	__u8 base = (dir & 1) | ((gen & 1) << 7);
+	__u32 has = ep->lookups;
 	__u32 b = 0;
 
-	k.ep = ep;
+	k.ep = ep->ep;
 	k.peer = peer;
 	k.proto = proto;
-	k.flags = base | (POD_PK_EXACT << 1);
-	k.port = port;
-	b |= pod_bits_one(&k);
-	k.flags = base | (POD_PK_BLOCK << 1);
-	k.port = port >> POD_BLOCK_SHIFT;
-	b |= pod_bits_one(&k);
+	if (has & POD_LK_BIT(dir, peer, POD_LK_EXACT)) {
+		k.flags = base | (POD_PK_EXACT << 1);
+		k.port = port;
+		b |= pod_bits_one(&k);
+	}
+	if (has & POD_LK_BIT(dir, peer, POD_LK_BLOCK)) {
+		k.flags = base | (POD_PK_BLOCK << 1);
+		k.port = port >> POD_BLOCK_SHIFT;
+		b |= pod_bits_one(&k);
+	}
 	k.flags = base | (POD_PK_ANY << 1);
 	k.port = 0;
-	b |= pod_bits_one(&k);
+	if (has & POD_LK_BIT(dir, peer, POD_LK_ANYPORT))
+		b |= pod_bits_one(&k);
 	k.proto = 0;
-	b |= pod_bits_one(&k);
+	if (has & POD_LK_BIT(dir, peer, POD_LK_ANYPROTO))
+		b |= pod_bits_one(&k);
 	return b;
 }
 
-static __always_inline __u32 pod_bits(__u32 gen, __u32 ep, __u8 dir, __u32 sel, __u32 cidr, __u8 proto, __u16 port)
+static __always_inline __u32 pod_bits(__u32 gen, const struct pod_ep_val *ep, __u8 dir, __u32 sel, __u32 cidr, __u8 proto,
+				      __u16 port)
 {
 	__u32 b = pod_bits_peer(gen, ep, dir, sel, proto, port);
-	b |= pod_bits_peer(gen, ep, dir, 0, proto, port);
+	if (sel)
+		b |= pod_bits_peer(gen, ep, dir, 0, proto, port);
 	if (cidr)
 		b |= pod_bits_peer(gen, ep, dir, cidr, proto, port);
 	return b;

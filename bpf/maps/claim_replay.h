@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * claim_replay: the replay cache, a direct-mapped table of the MACs of claims this node
- * accepted. A claim's slot is mac & (CLAIM_REPLAY_SLOTS - 1); a claim whose MAC already sits in
- * its slot is a replay. The MAC is a 64-bit PRF output over every claim field (node, epoch,
+ * accepted. A claim's slot is a hash of its claimed fields (claim_replay_slot() in
+ * lib/claim.h), so it can be loaded before the MAC is computed; a claim whose MAC already sits
+ * in its slot is a replay. The MAC is a 64-bit PRF output over every claim field (node, epoch,
  * identity, ISN, peer ISN, ports, addresses, direction), so it identifies the claim; only
  * verified MACs are ever written, so forgeries cannot flush the table.
  *

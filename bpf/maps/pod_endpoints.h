@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * pod_endpoints: host-side veth ifindex (+ generation) -> the pod behind it: its endpoint
- * number (policy key), identity and isolation bits (POD_ISO_*).
+ * number (policy key), identity, isolation bits (POD_ISO_*) and which kinds of pod_policy rows
+ * exist for it (`lookups`, POD_LK_*), so the verdict skips lookups that cannot hit.
  */
 #ifndef DIFW_MAPS_POD_ENDPOINTS_H
 #define DIFW_MAPS_POD_ENDPOINTS_H
@@ -17,10 +18,23 @@ struct pod_ep_key {
 	__u32 gen;
 };
 
+/*
+ * `lookups`: bit (dir * 8 + (peer ? 4 : 0) + class) is set when the endpoint has at least one
+ * pod_policy row in that direction with a specific peer (peer != 0) or any peer (peer 0), of
+ * port class POD_LK_EXACT, POD_LK_BLOCK, POD_LK_ANYPORT (a protocol, any port) or
+ * POD_LK_ANYPROTO (any protocol). A clear bit means every lookup of that kind would miss.
+ */
+#define POD_LK_EXACT 0
+#define POD_LK_BLOCK 1
+#define POD_LK_ANYPORT 2
+#define POD_LK_ANYPROTO 3
+#define POD_LK_BIT(dir, peer, cls) (1u << ((dir) * 8 + ((peer) ? 4 : 0) + (cls)))
+
 struct pod_ep_val {
 	__u32 ep;
 	__u32 identity;
 	__u32 flags;
+	__u32 lookups;
 };
 
 struct {

@@ -77,6 +77,27 @@ export interface IpcacheEntry {
 /** [ep, dir, peer, proto, portKind, port, bits] */
 export type PolicyEntry = [number, number, number, number, number, number, number];
 
+/**
+ * Which kinds of policy row each endpoint has (bpf/maps/pod_endpoints.h, `lookups`): bit
+ * dir * 8 + (peer ? 4 : 0) + class, class 0 exact port, 1 port block, 2 any port of a protocol,
+ * 3 any protocol. The datapath skips the lookups whose bit is clear; they could only miss.
+ */
+export const LOOKUP_CLASS = { EXACT: 0, BLOCK: 1, ANYPORT: 2, ANYPROTO: 3 } as const;
+export const lookupBit = (dir: number, peer: number, cls: number): number => 1 << (dir * 8 + (peer ? 4 : 0) + cls);
+
+function lookupClass(proto: number, kind: number): number {
+  if (kind === PORT_KIND.EXACT) return LOOKUP_CLASS.EXACT;
+  if (kind === PORT_KIND.BLOCK) return LOOKUP_CLASS.BLOCK;
+  return proto === PROTO.ANY ? LOOKUP_CLASS.ANYPROTO : LOOKUP_CLASS.ANYPORT;
+}
+
+/** endpoint number -> its `lookups` mask, from the policy rows. */
+export function lookupMasks(policy: readonly PolicyEntry[]): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const [ep, dir, peer, proto, kind] of policy) m.set(ep, (m.get(ep) ?? 0) | lookupBit(dir, peer, lookupClass(proto, kind)));
+  return m;
+}
+
 export interface NodeTables {
   version: 1;
   node: string;
@@ -370,7 +391,9 @@ export class TableIndex {
   readonly policy = new Map<string, number>();
   readonly byKey = new Map<string, EndpointEntry>();
   readonly ipc: { cidr: Cidr; e: IpcacheEntry }[];
+  readonly lookups: Map<number, number>;
   constructor(readonly tables: NodeTables) {
+    this.lookups = lookupMasks(tables.policy);
     for (const [ep, dir, peer, proto, kind, port, bits] of tables.policy) this.policy.set(`${ep}:${dir}:${peer}:${proto}:${kind}:${port}`, bits);
     for (const e of tables.endpoints) this.byKey.set(e.key, e);
     this.ipc = tables.ipcache.map((e) => ({ cidr: parseCidr(e.cidr)!, e }));
@@ -382,13 +405,20 @@ export class TableIndex {
     for (const x of this.ipc) if (addrInCidr(a, x.cidr) && (!best || x.cidr.len > best.cidr.len)) best = x;
     return best?.e;
   }
-  /** OR of the policy bits over the fixed wildcard lookups (the BPF lookup order). */
+  /** OR of the policy bits over the fixed wildcard lookups, skipping those the endpoint's
+   * lookup mask rules out (the BPF lookup order, bpf/lib/pod_policy.h). */
   bits(ep: number, dir: number, sel: number, cidr: number, proto: number, port: number): number {
     let b = 0;
+    const has = this.lookups.get(ep) ?? 0;
     const peers = cidr ? [sel, 0, cidr] : [sel, 0];
     for (const peer of peers) {
-      const g = (pr: number, k: number, po: number) => this.policy.get(`${ep}:${dir}:${peer}:${pr}:${k}:${po}`) ?? 0;
-      b |= g(proto, PORT_KIND.EXACT, port) | g(proto, PORT_KIND.BLOCK, port >> BLOCK_SHIFT) | g(proto, PORT_KIND.ANY, 0) | g(PROTO.ANY, PORT_KIND.ANY, 0);
+      const g = (cls: number, pr: number, k: number, po: number) =>
+        has & lookupBit(dir, peer, cls) ? (this.policy.get(`${ep}:${dir}:${peer}:${pr}:${k}:${po}`) ?? 0) : 0;
+      b |=
+        g(LOOKUP_CLASS.EXACT, proto, PORT_KIND.EXACT, port) |
+        g(LOOKUP_CLASS.BLOCK, proto, PORT_KIND.BLOCK, port >> BLOCK_SHIFT) |
+        g(LOOKUP_CLASS.ANYPORT, proto, PORT_KIND.ANY, 0) |
+        g(LOOKUP_CLASS.ANYPROTO, PROTO.ANY, PORT_KIND.ANY, 0);
     }
     return b;
   }

@@ -21,7 +21,7 @@ import koffi from 'koffi';
 import { BpfObject, BpfProgram, RingBuffer, type BpfMap } from '../../bpf/index.js';
 import { DifwError } from '../../errors.js';
 import { logger as mkLogger, type Logger } from '../../log.js';
-import type { NodeTables, EndpointEntry } from './compile.js';
+import { lookupMasks, type NodeTables, type EndpointEntry } from './compile.js';
 import { parseCidr, addrBytes } from './cidr.js';
 import { podConfig, podEpKey, podEpVal, podIpcKey, podIpcVal, podPolicyKey, podPolicyVal, podEvent, policyFlags, EV, EVF, REASON } from './layouts.js';
 
@@ -120,6 +120,8 @@ export class PodDatapath {
   /** Revision this instance last wrote; another writer since then makes #written unreliable. */
   #lastRevision = -1;
   #byIfindex = new Map<number, EndpointEntry>();
+  /** endpoint -> pod_ep_val.lookups of the live tables */
+  #lookups = new Map<number, number>();
   #bound = new Map<string, number>(); // pod key -> ifindex given to attachPod
 
   private constructor(obj: BpfObject, log: Logger, onEvent: (e: PodEvent) => void) {
@@ -178,7 +180,7 @@ export class PodDatapath {
       const e = this.#tables.endpoints.find((x) => this.#resolveIfindex(x) === ifindex);
       if (e) {
         const k = podEpKey.encode({ ifindex, gen: cfg.gen & 1 });
-        this.#ep.update(k, podEpVal.encode({ ep: e.ep, identity: e.identity, flags: e.flags }));
+        this.#ep.update(k, podEpVal.encode({ ep: e.ep, identity: e.identity, flags: e.flags, lookups: this.#lookups.get(e.ep) ?? 0 }));
         this.#written[cfg.gen & 1]?.ep.push(k);
         this.#byIfindex.set(ifindex, e);
       }
@@ -215,6 +217,7 @@ export class PodDatapath {
     const written: Written = { ep: [], ipc: [], pol: [] };
     const byIfindex = new Map<number, EndpointEntry>();
     const epv: Buffer[] = [];
+    const lookups = lookupMasks(tables.policy);
     for (const e of tables.endpoints) {
       const ifindex = this.#resolveIfindex(e);
       if (!ifindex) {
@@ -223,7 +226,7 @@ export class PodDatapath {
       }
       byIfindex.set(ifindex, e);
       written.ep.push(podEpKey.encode({ ifindex, gen: next }));
-      epv.push(podEpVal.encode({ ep: e.ep, identity: e.identity, flags: e.flags }));
+      epv.push(podEpVal.encode({ ep: e.ep, identity: e.identity, flags: e.flags, lookups: lookups.get(e.ep) ?? 0 }));
     }
     if (epv.length > 0) this.#ep.updateBatch(written.ep, epv);
 
@@ -252,6 +255,7 @@ export class PodDatapath {
     this.#lastRevision = revision;
     this.#clearGen(live);
     this.#tables = tables;
+    this.#lookups = lookups;
     this.#byIfindex = byIfindex;
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     this.#log.info({ revision, storeRevision: tables.revision, endpoints: written.ep.length, ipcache: written.ipc.length, policy: written.pol.length, ms }, 'pod tables applied');

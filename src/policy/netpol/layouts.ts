@@ -20,6 +20,7 @@ export const podEpVal = struct('pod_ep_val', [
   ['ep', u32],
   ['identity', u32],
   ['flags', u32],
+  ['lookups', u32],
 ] as const);
 
 export const podIpcKey = struct('pod_ipc_key', [
