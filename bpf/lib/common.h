@@ -134,16 +134,24 @@ DIFW_INLINE void skb_linear_headers(struct __sk_buff *skb, void **data, void **d
  * then flips the 4-byte word in entry FW_CONFIG_ACTIVE, so a packet sees either the old or the
  * new tables, never a mix. NULL before any table set was installed.
  */
-DIFW_INLINE struct fw_config *fw_active_config(__u32 *gen)
+DIFW_INLINE struct fw_config *fw_active_config_serial(__u32 *gen, __u32 *serial)
 {
 	__u32 key = FW_CONFIG_ACTIVE;
 	struct fw_config *act = bpf_map_lookup_elem(&fw_config, &key);
 
 	if (!act)
 		return NULL;
-	*gen = act->generation & 1;
+	*serial = act->generation;
+	*gen = *serial & 1;
 	key = *gen + 1;
 	return bpf_map_lookup_elem(&fw_config, &key);
+}
+
+DIFW_INLINE struct fw_config *fw_active_config(__u32 *gen)
+{
+	__u32 serial;
+
+	return fw_active_config_serial(gen, &serial);
 }
 
 #endif

@@ -222,8 +222,9 @@ DIFW_INLINE int ct_classify(const struct pkt *p, struct ct_ctx *c, void *data, v
 	return ct_classify_entry(p, c, data, data_end, now, &e);
 }
 
-/* An accepted NEW packet opens (or re-opens) its connection. */
-DIFW_INLINE void ct_confirm(const struct pkt *p, struct ct_ctx *c, __u64 now)
+/* An accepted NEW packet opens (or re-opens) its connection; `e`: its live entry, when the
+ * caller already has it. */
+DIFW_INLINE void ct_confirm_entry(const struct pkt *p, struct ct_ctx *c, __u64 now, struct ct_entry *e)
 {
 	if (!c->trackable || !p->has_l4)
 		return;
@@ -248,7 +249,8 @@ DIFW_INLINE void ct_confirm(const struct pkt *p, struct ct_ctx *c, __u64 now)
 	}
 	/* A live entry (SYN retransmit, re-opened port) is rewritten in place: an LRU update
 	 * allocates a node and frees the old one, several times the cost of a lookup. */
-	struct ct_entry *e = c->found ? ct_find(&c->key, 0) : 0;
+	if (!e && c->found)
+		e = ct_find(&c->key, 0);
 	if (e) {
 		e->state = n.state;
 		e->flags = n.flags;
@@ -257,6 +259,11 @@ DIFW_INLINE void ct_confirm(const struct pkt *p, struct ct_ctx *c, __u64 now)
 	}
 	if (bpf_map_update_elem(&fw_ct, &c->key, &n, BPF_ANY) == 0)
 		stat_inc(FW_STAT_CT_NEW);
+}
+
+DIFW_INLINE void ct_confirm(const struct pkt *p, struct ct_ctx *c, __u64 now)
+{
+	ct_confirm_entry(p, c, now, 0);
 }
 
 /* An outgoing connection this host rejected with a RST it built itself: a 2-second CLOSE entry
@@ -324,5 +331,16 @@ DIFW_INLINE void ct_refresh(const struct pkt *p, struct ct_ctx *c, __u64 now)
 
 	if (e)
 		ct_refresh_entry(p, c, e, now);
+}
+/* Remember that the rule set `serial` accepted this NEW flow, coming in on `iif`, with no side
+ * effect (ingress). */
+DIFW_INLINE void ct_memo_accept(struct ct_ctx *c, __u32 serial, __u32 iif, __u64 now)
+{
+	struct ct_entry *e = ct_find(&c->key, now);
+
+	if (e && (e->ok_serial != serial || e->ok_iif != (__u16)iif)) {
+		e->ok_iif = (__u16)iif;
+		e->ok_serial = serial;
+	}
 }
 #endif

@@ -17,6 +17,8 @@ struct decision {
 	__u8 reply;    /* FW_REPLY_* when verdict is FW_V_REJECT */
 	__u8 confirm;  /* open a conntrack entry */
 	__u8 refresh;  /* advance an existing one */
+	__u8 repeatable; /* accepted with no side effect (no limit rule, no event): valid for the flow */
+	__u8 pad[3];
 };
 
 /* Passed by pointer to global subprograms, which cannot follow pointers stored in their
@@ -105,6 +107,7 @@ DIFW_INLINE void decide_body(const struct pkt *p, int cts, const struct chain_en
 		}
 		if (implicit_input(p)) {
 			d->confirm = 1;
+			d->repeatable = level < FW_LOG_MEDIUM;
 			return;
 		}
 	} else if (chain == FW_CHAIN_OUT) {
@@ -125,13 +128,15 @@ DIFW_INLINE void decide_body(const struct pkt *p, int cts, const struct chain_en
 		struct rule_action *a = bpf_map_lookup_elem(&fw_actions, &ai);
 		if (a) {
 			__u8 act = a->action;
-			if (level != FW_LOG_OFF && (a->log == FW_RLOG_ALL || (a->log == FW_RLOG_NEW && cts == CTS_NEW))) {
+			__u8 logged = level != FW_LOG_OFF && (a->log == FW_RLOG_ALL || (a->log == FW_RLOG_NEW && cts == CTS_NEW));
+			if (logged) {
 				__u8 tag = act == FW_ACT_ALLOW ? FW_EV_ALLOW : act == FW_ACT_LIMIT ? FW_EV_LIMIT : FW_EV_BLOCK;
 				__u8 v = act == FW_ACT_DENY ? FW_V_DROP : act == FW_ACT_REJECT ? FW_V_REJECT : FW_V_PASS;
 				fw_emit(p, env, tag, v, a->number);
 			}
 			if (act == FW_ACT_ALLOW) {
 				d->confirm = 1;
+				d->repeatable = !logged && level < FW_LOG_MEDIUM;
 			} else if (act == FW_ACT_DENY) {
 				d->verdict = FW_V_DROP;
 			} else if (act == FW_ACT_REJECT) {
@@ -158,6 +163,7 @@ DIFW_INLINE void decide_body(const struct pkt *p, int cts, const struct chain_en
 	__u8 quiet = chain == FW_CHAIN_IN && after_input_quiet(p);
 	if (pol == FW_POL_NONE || pol == FW_POL_ALLOW) {
 		d->confirm = 1;
+		d->repeatable = level < FW_LOG_MEDIUM;
 		if (pol == FW_POL_ALLOW && level >= FW_LOG_MEDIUM && !quiet)
 			fw_emit(p, env, FW_EV_ALLOW, FW_V_PASS, 0);
 		return;

@@ -47,8 +47,8 @@ static __noinline void route_chain(void *ctx, const struct pkt *p, struct chain_
 /* `len` is the whole frame's length (for TC it can exceed the linear part `data_end - data`). */
 DIFW_INLINE __u8 ingress_verdict(void *ctx, void *data, void *data_end, __u32 len, __u32 iif, struct pkt *p, struct decision *d)
 {
-	__u32 gen = 0;
-	struct fw_config *cfg = fw_active_config(&gen);
+	__u32 gen = 0, serial = 0;
+	struct fw_config *cfg = fw_active_config_serial(&gen, &serial);
 	if (!cfg || !cfg->enabled) {
 		stat_inc(FW_STAT_DISABLED);
 		return FW_V_PASS;
@@ -85,6 +85,16 @@ DIFW_INLINE __u8 ingress_verdict(void *ctx, void *data, void *data_end, __u32 le
 		stat_inc(FW_STAT_PASSED);
 		return FW_V_PASS;
 	}
+	/* A later NEW packet of a flow (no reply yet: a one-way UDP stream) whose first packet this
+	 * rule set accepted with no side effect: the rules would give the same answer again. A
+	 * limit rule or a logged accept never memoizes (each NEW packet counts or logs), and any
+	 * rule, policy or logging change bumps the serial. */
+	if (cts == CTS_NEW && ce && serial && ce->ok_serial == serial && ce->ok_iif == (__u16)iif && !p->rh0 &&
+	    p->frag == FRAG_NONE && cfg->log_level < FW_LOG_MEDIUM) {
+		ct_confirm_entry(p, &c, now, ce);
+		stat_inc(FW_STAT_PASSED);
+		return FW_V_PASS;
+	}
 
 	struct chain_env env = {.cfg = *cfg, .now = now, .gen = gen, .chain = FW_CHAIN_IN, .iif = iif};
 	if (cts != CTS_EST && cts != CTS_REL && !(cfg->flags & FW_CFG_NO_FIB)) {
@@ -94,6 +104,8 @@ DIFW_INLINE __u8 ingress_verdict(void *ctx, void *data, void *data_end, __u32 le
 	}
 	d->verdict = decide(p, cts, &env, d);
 	settle(p, &c, cts, d, now);
+	if (d->verdict == FW_V_PASS && d->repeatable && cts == CTS_NEW && env.chain == FW_CHAIN_IN && serial)
+		ct_memo_accept(&c, serial, iif, now);
 	if (p->frag == FRAG_FIRST)
 		frag_remember(p, d->verdict == FW_V_PASS ? FW_FRAG_PASS : FW_FRAG_DROP, now);
 	return d->verdict;

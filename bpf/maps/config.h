@@ -36,7 +36,8 @@
 #define FW_CFG_NO_FIB 0x01 /* never look up routes: every inbound packet is for this host */
 
 struct fw_config {
-	__u32 generation;  /* entry 0 only */
+	__u32 generation;  /* entry 0 only: a serial bumped by every rule-set change; bit 0 is the
+			    * active generation (the entry read is 1 + (generation & 1)) */
 	__u8 enabled;      /* 0: pass everything (ufw disabled) */
 	__u8 def_in;       /* FW_POL_* */
 	__u8 def_out;

@@ -36,8 +36,12 @@ struct ct_entry {
 	__u64 expires_ns;  /* bpf_ktime_get_ns() deadline; an expired entry counts as absent */
 	__u8 state;
 	__u8 flags;
-	__u16 pad;
-	__u32 pad2;
+	__u16 ok_iif;      /* low 16 bits of the interface ok_serial's packet came in on */
+	/* Ingress only: the rule-set serial (fw_config[FW_CONFIG_ACTIVE].generation) under which
+	 * a NEW packet of this flow was accepted with no per-packet side effect (no limit rule, no
+	 * log). Until a reply makes the flow ESTABLISHED, its later NEW packets (a one-way UDP
+	 * stream) take that verdict again instead of walking the rules. 0 = none. */
+	__u32 ok_serial;
 };
 
 #ifdef DIFW_BPF

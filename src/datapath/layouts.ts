@@ -154,8 +154,8 @@ export const ctEntry = struct('ct_entry', [
   ['expires_ns', u64],
   ['state', u8],
   ['flags', u8],
-  ['pad', u16],
-  ['pad2', u32],
+  ['ok_iif', u16],
+  ['ok_serial', u32],
 ] as const);
 export type CtEntry = Decoded<typeof ctEntry>;
 

@@ -3,7 +3,8 @@
  * two rule sets:
  *   1. remove leftovers of the inactive generation (an update that died half-way),
  *   2. write the inactive generation's tuples, actions, keys and configuration entry,
- *   3. flip `fw_config[0].generation` (one 4-byte store: atomic for readers),
+ *   3. flip `fw_config[0].generation` (one 4-byte store: atomic for readers; a serial whose
+ *      bit 0 is the generation),
  *   4. delete the old generation's keys (no packet looks at them any more).
  * Batched syscalls keep 10,000 rules well under a second.
  */
@@ -64,8 +65,14 @@ export class TableWriter {
   /** Install `c` as the new rule set; returns the generation now active. */
   apply(c: CompiledFirewall): number {
     const t0 = process.hrtime.bigint();
-    const old = this.activeGeneration();
+    // fw_config[0].generation is a serial: bit 0 selects the generation, and every change gets
+    // a new value, so per-flow verdict memos of an older rule set (ct_entry.ok_serial) lapse.
+    const prev = this.maps.config.lookup(u32key(FW_CONFIG_ACTIVE));
+    const oldSerial = prev ? fwConfig.decode(prev).generation : 0;
+    const old = oldSerial & 1;
     const gen = old ^ 1;
+    let serial = (oldSerial + 1) >>> 0;
+    if (serial === 0) serial = 2; // 0 means "no rule set" to the memo; keeps the parity
 
     // 1. leftovers of an interrupted update
     const stale = this.#keysOfGeneration(gen);
@@ -103,7 +110,7 @@ export class TableWriter {
     this.maps.config.update(u32key(1 + gen), fwConfig.encode({ ...c.config, generation: gen }));
 
     // 3. the flip
-    this.maps.config.update(u32key(FW_CONFIG_ACTIVE), fwConfig.encode({ ...c.config, generation: gen }));
+    this.maps.config.update(u32key(FW_CONFIG_ACTIVE), fwConfig.encode({ ...c.config, generation: serial }));
 
     // 4. the old generation's keys
     const gone = this.#keysOfGeneration(old);

@@ -16,7 +16,7 @@ import { compileFirewall } from '../../src/policy/ufw-compile.js';
 import { DEFAULT_STATE, type FirewallState, type Rule, type Defaults, type LogLevel } from '../../src/ufw/model.js';
 import { ensureBpffs } from '../../src/state/paths.js';
 import { logger } from '../../src/log.js';
-import { FW_META_MAGIC, FW_REPLY_ICMP, FW_REPLY_RST, ruleKey, type RuleKey } from '../../src/datapath/layouts.js';
+import { FW_META_MAGIC, FW_REPLY_ICMP, FW_REPLY_RST, ctEntry, ruleKey, type RuleKey } from '../../src/datapath/layouts.js';
 import * as P from '../helpers/packets.js';
 
 const XDP_DROP = 1;
@@ -481,6 +481,32 @@ test('generation flip: each apply shows exactly one complete rule set, old keys 
     const v82 = ingress(d, syn(R2, H, 82, 40000 + i));
     if (s === A) assert.deepEqual([v80, v81, v82], ['drop', 'pass', 'pass'], `round ${i} (A)`);
     else assert.deepEqual([v80, v81, v82], ['pass', 'drop', 'icmp'], `round ${i} (B)`);
+  }
+});
+
+test(`one-way UDP (${HOOKS.join(', ')}): later NEW datagrams reuse the first one's accept only while it stays valid`, (t) => {
+  const d = need(t);
+  if (!d) return;
+  for (const hook of HOOKS) {
+    const flow = (): Verdict => ingress(d, P.udp(R, H, 41000, 5201), hook);
+    const ct = () => d.map('fw_ct').dump().map(([, v]) => ctEntry.decode(v));
+    apply(d, { rules: [{ dport: '5201', protocol: 'udp' }] });
+    assert.equal(flow(), 'pass', `${hook}: first datagram`);
+    const serial = ct()[0]?.ok_serial ?? 0;
+    assert.ok(serial > 0, `${hook}: the accept is remembered (ok_serial ${serial})`);
+    for (let i = 0; i < 3; i++) assert.equal(flow(), 'pass', `${hook}: datagram ${i + 2}`);
+    // a new rule set (conntrack kept): the memo lapses and the new rules decide
+    d.apply(compileFirewall(stateOf({ rules: [{ action: 'deny', dport: '5201', protocol: 'udp' }] }), { ifindex: () => undefined, noFib: true }));
+    assert.equal(flow(), 'drop', `${hook}: denied after the rules changed, although the flow has an entry`);
+    // a limit rule: every NEW datagram counts, so the 6th in 30 s is refused (no memo)
+    apply(d, { rules: [{ action: 'limit', dport: '5201', protocol: 'udp' }] });
+    const got: Verdict[] = [1, 2, 3, 4, 5, 6, 7].map(() => flow());
+    assert.deepEqual(got, ['pass', 'pass', 'pass', 'pass', 'pass', 'icmp', 'icmp'], `${hook}: limit counts each NEW datagram`);
+    assert.ok(ct().every((e) => e.ok_serial === 0), `${hook}: a limit accept is never remembered`);
+    // a logged allow rule logs every NEW datagram: no memo either
+    apply(d, { rules: [{ dport: '5201', protocol: 'udp', logtype: 'log' }], logging: 'low' });
+    assert.equal(flow(), 'pass');
+    assert.ok(ct().every((e) => e.ok_serial === 0), `${hook}: a logged accept is never remembered`);
   }
 });
 
