@@ -484,7 +484,7 @@ test('generation flip: each apply shows exactly one complete rule set, old keys 
   }
 });
 
-test(`one-way UDP (${HOOKS.join(', ')}): later NEW datagrams reuse the first one's accept only while it stays valid`, (t) => {
+test(`one-way UDP (${HOOKS.join(', ')}): later NEW datagrams reuse the first one's accept only while it stays valid`, async (t) => {
   const d = need(t);
   if (!d) return;
   for (const hook of HOOKS) {
@@ -503,10 +503,18 @@ test(`one-way UDP (${HOOKS.join(', ')}): later NEW datagrams reuse the first one
     const got: Verdict[] = [1, 2, 3, 4, 5, 6, 7].map(() => flow());
     assert.deepEqual(got, ['pass', 'pass', 'pass', 'pass', 'pass', 'icmp', 'icmp'], `${hook}: limit counts each NEW datagram`);
     assert.ok(ct().every((e) => e.ok_serial === 0), `${hook}: a limit accept is never remembered`);
-    // a logged allow rule logs every NEW datagram: no memo either
-    apply(d, { rules: [{ dport: '5201', protocol: 'udp', logtype: 'log' }], logging: 'low' });
-    assert.equal(flow(), 'pass');
-    assert.ok(ct().every((e) => e.ok_serial === 0), `${hook}: a logged accept is never remembered`);
+    // a logged allow rule logs every NEW datagram: no memo either (the events are consumed here)
+    const seen: DatapathEvent[] = [];
+    const stop = d.onEvents((evs) => seen.push(...evs));
+    try {
+      apply(d, { rules: [{ dport: '5201', protocol: 'udp', logtype: 'log' }], logging: 'low' });
+      assert.deepEqual([flow(), flow(), flow()], ['pass', 'pass', 'pass']);
+      assert.ok(ct().every((e) => e.ok_serial === 0), `${hook}: a logged accept is never remembered`);
+      for (let i = 0; i < 40 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.equal(seen.filter((e) => e.tag === 'ALLOW' && e.dport === 5201).length, 3, `${hook}: each datagram is logged`);
+    } finally {
+      stop();
+    }
   }
 });
 
