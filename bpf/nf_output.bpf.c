@@ -62,8 +62,12 @@ int nf_output(struct bpf_nf_ctx *ctx)
 	if (p.frag == FRAG_LATER)
 		return NF_ACCEPT;
 	struct ct_ctx c = {};
-	int cts = ct_classify(&p, &c, data, data_end, bpf_ktime_get_ns());
-	struct chain_env env = {.cfg = *cfg, .now = bpf_ktime_get_ns(), .gen = gen, .chain = FW_CHAIN_OUT, .oif = out->ifindex, .dry = 1};
+	/* Netfilter programs may not call the coarse clock: the precise one runs ahead of fw_now()
+	 * by less than a tick, so an entry can look expired here at most that much early. This
+	 * program only reads conntrack (dry run). */
+	__u64 now = bpf_ktime_get_ns();
+	int cts = ct_classify(&p, &c, data, data_end, now);
+	struct chain_env env = {.cfg = *cfg, .now = now, .gen = gen, .chain = FW_CHAIN_OUT, .oif = out->ifindex, .dry = 1};
 	struct decision d = {};
 	d.verdict = decide(&p, cts, &env, &d);
 	if (d.verdict == FW_V_DROP)

@@ -36,7 +36,7 @@ int tc_egress(struct __sk_buff *skb)
 		stat_inc(FW_STAT_NOT_IP);
 		return TC_ACT_OK;
 	}
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = fw_now();
 	__u32 oif = skb->ifindex;
 	if (r != PARSE_OK) {
 		stat_inc(FW_STAT_INVALID);

@@ -110,6 +110,18 @@ DIFW_INLINE __u16 csum_fold(__u64 s)
 	return (__u16)~s;
 }
 
+/*
+ * The host firewall's clock: CLOCK_MONOTONIC_COARSE (one tick, 1-4 ms, behind the precise clock
+ * at most). Every deadline it keeps is in seconds (conntrack timeouts, `limit`'s 30 s window,
+ * fragment memory, the event budget), and netfilter measures the same ones in jiffies; the
+ * precise clock costs a paravirtual clock read per packet on a VM (tens of ns). Every host
+ * program that writes stamps uses this clock (nf_output, which only reads them, cannot call it).
+ */
+DIFW_INLINE __u64 fw_now(void)
+{
+	return bpf_ktime_get_coarse_ns();
+}
+
 /* TC programs read headers directly: make the first PULL_LEN bytes of the frame (or all of a
  * shorter one) linear. Pull only when they are not: a pull on a cloned skb (TCP keeps the
  * original for retransmission) copies the head. Refreshes *data / *data_end. */

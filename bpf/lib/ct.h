@@ -252,9 +252,14 @@ DIFW_INLINE void ct_confirm_entry(const struct pkt *p, struct ct_ctx *c, __u64 n
 	if (!e && c->found)
 		e = ct_find(&c->key, 0);
 	if (e) {
-		e->state = n.state;
-		e->flags = n.flags;
-		e->expires_ns = n.expires_ns;
+		/* Skip the write when nothing changes by more than a second (a one-way stream's
+		 * datagrams re-open their entry one after the other): the line stays shared. */
+		if (e->state != n.state || e->flags != n.flags || n.expires_ns > e->expires_ns + NSEC_PER_SEC ||
+		    n.expires_ns < e->expires_ns) {
+			e->state = n.state;
+			e->flags = n.flags;
+			e->expires_ns = n.expires_ns;
+		}
 		return;
 	}
 	if (bpf_map_update_elem(&fw_ct, &c->key, &n, BPF_ANY) == 0)

@@ -58,7 +58,7 @@ DIFW_INLINE __u8 ingress_verdict(void *ctx, void *data, void *data_end, __u32 le
 		stat_inc(FW_STAT_NOT_IP);
 		return FW_V_PASS;
 	}
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = fw_now();
 	if (r != PARSE_OK) {
 		stat_inc(FW_STAT_INVALID);
 		stat_inc(FW_STAT_DROPPED);

@@ -33,7 +33,7 @@ struct ct_key {
 #define CT_F_SEEN_REPLY 0x02
 
 struct ct_entry {
-	__u64 expires_ns;  /* bpf_ktime_get_ns() deadline; an expired entry counts as absent */
+	__u64 expires_ns;  /* fw_now() deadline; an expired entry counts as absent */
 	__u8 state;
 	__u8 flags;
 	__u16 ok_iif;      /* low 16 bits of the interface ok_serial's packet came in on */

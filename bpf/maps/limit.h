@@ -20,7 +20,7 @@ struct limit_key {
 };
 
 struct limit_entry {
-	__u64 stamps[FW_LIMIT_SLOTS]; /* bpf_ktime_get_ns(); 0 = empty */
+	__u64 stamps[FW_LIMIT_SLOTS]; /* fw_now() (coarse monotonic); 0 = empty */
 	__u32 next;                   /* slot for the next stamp (mod FW_LIMIT_SLOTS) */
 	__u32 pad;
 };
