@@ -247,11 +247,15 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 		if (ct->flags & POD_CT_PENDING) {
 			if (to_pod && synack) {
 				/* The server's claim decides the client's egress, before the handshake completes. */
-				__u32 id = peer_identity_tcp(skb, &p, &claim);
+				__u32 id = peer_identity_tcp(skb, &p, (__u64)ct->isn + 1, &claim);
 				pod_resolve(skb, gen, p.family, ck.remote, 1, id, id != POD_ID_WORLD, 1, &pp);
 				bits = pod_bits(gen, &ep, POD_DIR_EGRESS, pp.sel, pp.cidr, p.proto, ct->svc_port);
 				if (pod_decide(ep.flags, POD_DIR_EGRESS, bits, &audit)) {
-					bpf_map_delete_elem(&pod_ct, &ck);
+					/* A verified answer to this attempt, denied: the attempt is over. Without
+					 * a valid claim for it (none, forged, an older attempt's), the packet may
+					 * be injected: the attempt stays pending for the real answer. */
+					if (claim == POD_CLAIM_OK)
+						bpf_map_delete_elem(&pod_ct, &ck);
 					pod_emit(&ck, ep.identity, pp.sel, rev, POD_DIR_EGRESS, POD_EV_DROP, POD_R_POLICY, pp.ctflags, claim);
 					return TC_ACT_SHOT;
 				}
@@ -302,7 +306,7 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 			return TC_ACT_OK;
 		}
 		if (to_pod && syn) {
-			__u32 id = peer_identity_tcp(skb, &p, &claim);
+			__u32 id = peer_identity_tcp(skb, &p, 0, &claim);
 			pod_resolve(skb, gen, p.family, ck.remote, 1, id, id != POD_ID_WORLD, 1, &pp);
 			bits = pod_bits(gen, &ep, POD_DIR_INGRESS, pp.sel, pp.cidr, p.proto, nv.svc_port);
 			if (pod_decide(ep.flags, POD_DIR_INGRESS, bits, &audit)) {

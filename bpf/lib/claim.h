@@ -55,13 +55,15 @@ struct claim_ctx {
 	__be16 sport, dport;
 	__u32 seq, ack_seq; /* host order */
 	__u32 l4_off;
+	__u32 expect_peer_isn; /* CLAIM_V_PENDING: the ISN of the SYN this SYN-ACK must answer */
 };
 
 enum claim_result {
 	CLAIM_NONE = 0,         /* no claim option (or not a SYN / SYN-ACK) */
 	CLAIM_OK = 1,           /* verified: *identity set */
 	CLAIM_BAD_MAC = 2,      /* MAC mismatch (forged, spliced, altered) or unknown version */
-	CLAIM_REPLAY = 3,       /* identical claim already accepted on this node */
+	CLAIM_REPLAY = 3,       /* identical claim already accepted on this node, or (CLAIM_V_PENDING)
+				 * a SYN-ACK that answers another SYN than the pending one */
 	CLAIM_STALE = 4,        /* epoch outside send_epoch-1 .. send_epoch+1 */
 	CLAIM_TRUNCATED = 5,    /* option present but cut short / malformed length / bad TCP header */
 	CLAIM_UNKNOWN_NODE = 6, /* no key for (sending node, epoch), or this node unconfigured */
@@ -200,6 +202,12 @@ static __always_inline __u32 claim_replay_slot(const struct claim_mac_in *in)
 
 #define CLAIM_V_REPLAY 0x1      /* check and record the replay cache (always, except benchmarks) */
 #define CLAIM_V_BENCH_FRESH 0x2 /* test builds: salt the replay key so a repeated packet is fresh */
+/* A SYN-ACK for a connection attempt the caller tracks: it must acknowledge that attempt's SYN
+ * (peer ISN == c->expect_peer_isn), which the MAC covers; the replay cache is not consulted. A
+ * SYN-ACK claim names the client's ISN, and the client accepts one only while that exact
+ * attempt is pending (its conntrack entry), so an old SYN-ACK (another ISN) never matches and
+ * a copy of the current one finds the attempt no longer pending. */
+#define CLAIM_V_PENDING 0x4
 
 static __always_inline enum claim_result claim_verify_opts(struct __sk_buff *skb,
 							   const struct claim_ctx *c,
@@ -298,6 +306,8 @@ static __always_inline enum claim_result claim_verify_opts(struct __sk_buff *skb
 	in.isn = ((__u32)th[4] << 24) | ((__u32)th[5] << 16) | ((__u32)th[6] << 8) | th[7];
 	in.peer_isn = in.is_synack ? (((__u32)th[8] << 24) | ((__u32)th[9] << 16) |
 				      ((__u32)th[10] << 8) | th[11]) - 1 : 0;
+	if ((vflags & CLAIM_V_PENDING) && (!in.is_synack || in.peer_isn != c->expect_peer_isn))
+		return CLAIM_REPLAY;
 	if (c->family == CLAIM_AF_INET6) {
 		__builtin_memcpy(&in.saddr, c->saddr, 16);
 		__builtin_memcpy(&in.daddr, c->daddr, 16);
@@ -311,7 +321,7 @@ static __always_inline enum claim_result claim_verify_opts(struct __sk_buff *skb
 	 * overlapped with SipHash it is mostly hidden). Only verified claims are ever written. */
 	__u64 *seen = NULL;
 	__u64 cur = 0;
-	if (vflags & CLAIM_V_REPLAY) {
+	if ((vflags & CLAIM_V_REPLAY) && !(vflags & CLAIM_V_PENDING)) {
 		__u32 slot = claim_replay_slot(&in);
 
 		seen = bpf_map_lookup_elem(&claim_replay, &slot);
@@ -358,6 +368,18 @@ static __always_inline enum claim_result claim_verify(struct __sk_buff *skb, con
 						      __u32 *identity)
 {
 	enum claim_result r = claim_verify_opts(skb, c, identity, CLAIM_V_REPLAY);
+
+	claim_stat_bump(r);
+	return r;
+}
+
+/* Verify the claim of a SYN-ACK answering the tracked SYN whose ISN is `syn_isn` (the client's
+ * pending conntrack entry): bound to that attempt instead of the replay cache (CLAIM_V_PENDING). */
+static __always_inline enum claim_result claim_verify_pending(struct __sk_buff *skb, struct claim_ctx *c,
+							      __u32 syn_isn, __u32 *identity)
+{
+	c->expect_peer_isn = syn_isn;
+	enum claim_result r = claim_verify_opts(skb, c, identity, CLAIM_V_PENDING);
 
 	claim_stat_bump(r);
 	return r;

@@ -10,14 +10,16 @@
 #define POD_ID_UNKNOWN 0
 #define POD_ID_HOST 1
 #define POD_ID_WORLD 2
+#define POD_CLAIM_OK 1 /* enum claim_result CLAIM_OK */
 
 #if __has_include("lib/claim.h")
 #include "lib/claim.h"
 #define POD_HAVE_CLAIM 1
 #endif
 
-/* *res receives the enum claim_result (0 = none). */
-static __always_inline __u32 peer_identity_tcp(struct __sk_buff *skb, const struct pod_pkt *p, __u8 *res)
+/* *res receives the enum claim_result (0 = none). `pending_isn`: for the SYN-ACK of a tracked
+ * attempt, the ISN of its SYN + 1 (0: a SYN, checked against the replay cache). */
+static __always_inline __u32 peer_identity_tcp(struct __sk_buff *skb, const struct pod_pkt *p, __u64 pending_isn, __u8 *res)
 {
 #ifdef POD_HAVE_CLAIM
 	struct claim_ctx c = {};
@@ -37,7 +39,8 @@ static __always_inline __u32 peer_identity_tcp(struct __sk_buff *skb, const stru
 	c.seq = p->seq;
 	c.ack_seq = p->ack_seq;
 	c.l4_off = p->l4_off;
-	enum claim_result r = claim_verify(skb, &c, &id);
+	enum claim_result r = pending_isn ? claim_verify_pending(skb, &c, (__u32)(pending_isn - 1), &id)
+					  : claim_verify(skb, &c, &id);
 	*res = (__u8)r;
 	if (r == CLAIM_OK && id > POD_ID_WORLD)
 		return id;

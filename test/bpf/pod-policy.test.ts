@@ -269,6 +269,13 @@ test('pod policy datapath packet tables', async (t) => {
     assert.equal(run(to, synack(sa, clientId)), OK, 'verified server identity allowed');
     assert.equal(run(to, synack(sa, clientId)), OK, 'SYN-ACK retransmission');
     assert.equal(run(from, seg(SERVER_IP, CLIENT_IP, good.sport, 8080)), OK, 'established');
+    // a new attempt on the same ports: the previous attempt's SYN-ACK (it acknowledges the old
+    // SYN; its claim is genuine) is refused, the one answering the new SYN passes
+    const again: ClaimConn = { ...good, isn: (isn += 7919) >>> 0 };
+    assert.equal(run(from, syn(again)), OK, 'new SYN on the same ports');
+    assert.equal(run(to, synack(sa, clientId)), SHOT, "the previous attempt's SYN-ACK, replayed");
+    const sa2: ClaimConn = { ...sa, isn: (isn += 7919) >>> 0, peerIsn: again.isn };
+    assert.equal(run(to, synack(sa2, clientId)), OK, 'the SYN-ACK answering the new SYN');
 
     const bad = conn(SERVER_IP, OTHER_IP, 8080);
     assert.equal(run(from, syn(bad)), OK);
