@@ -247,7 +247,7 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 		if (ct->flags & POD_CT_PENDING) {
 			if (to_pod && synack) {
 				/* The server's claim decides the client's egress, before the handshake completes. */
-				__u32 id = peer_identity_tcp(skb, &p, (__u64)ct->isn + 1, &claim);
+				__u32 id = peer_identity_tcp(skb, &p, 1, ct->isn, &claim);
 				pod_resolve(skb, gen, p.family, ck.remote, 1, id, id != POD_ID_WORLD, 1, &pp);
 				bits = pod_bits(gen, &ep, POD_DIR_EGRESS, pp.sel, pp.cidr, p.proto, ct->svc_port);
 				if (pod_decide(ep.flags, POD_DIR_EGRESS, bits, &audit)) {
@@ -306,7 +306,7 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 			return TC_ACT_OK;
 		}
 		if (to_pod && syn) {
-			__u32 id = peer_identity_tcp(skb, &p, 0, &claim);
+			__u32 id = peer_identity_tcp(skb, &p, 0, 0, &claim);
 			pod_resolve(skb, gen, p.family, ck.remote, 1, id, id != POD_ID_WORLD, 1, &pp);
 			bits = pod_bits(gen, &ep, POD_DIR_INGRESS, pp.sel, pp.cidr, p.proto, nv.svc_port);
 			if (pod_decide(ep.flags, POD_DIR_INGRESS, bits, &audit)) {

@@ -17,6 +17,7 @@
 
 #include <bpf/bpf_endian.h>
 #include "lib/siphash.h"
+#include "lib/skb_load.h"
 #include "maps/claim.h"
 
 #define CLAIM_TCPOPT_EXP 254       /* RFC 4727 experimental option kind */
@@ -220,18 +221,8 @@ static __always_inline enum claim_result claim_verify_opts(struct __sk_buff *skb
 	__u32 optlen, found;
 	__u32 zero = 0;
 
-	/* The fixed TCP header: straight from the linear data when it is there (always for a SYN
-	 * on a veth), else copied out. */
-	{
-		void *data = (void *)(long)skb->data;
-		void *end = (void *)(long)skb->data_end;
-		__u8 *p = data + (c->l4_off & 0x1ff);
-
-		if ((void *)(p + sizeof(th)) <= end)
-			__builtin_memcpy(th, p, sizeof(th));
-		else if (bpf_skb_load_bytes(skb, c->l4_off, th, sizeof(th)) < 0)
-			return CLAIM_NONE; /* not even a TCP header: no claim */
-	}
+	if (skb_load(skb, c->l4_off, th, sizeof(th)) < 0)
+		return CLAIM_NONE; /* not even a TCP header: no claim */
 	if (!(th[13] & CLAIM_TH_SYN))
 		return CLAIM_NONE;
 	optlen = (__u32)(th[12] >> 4) * 4;

@@ -338,10 +338,12 @@ DIFW_INLINE void ct_refresh(const struct pkt *p, struct ct_ctx *c, __u64 now)
 		ct_refresh_entry(p, c, e, now);
 }
 /* Remember that the rule set `serial` accepted this NEW flow, coming in on `iif`, with no side
- * effect (ingress). */
-DIFW_INLINE void ct_memo_accept(struct ct_ctx *c, __u32 serial, __u32 iif, __u64 now)
+ * effect (ingress). `e`: the flow's entry when the classification found one (ct_confirm
+ * re-opened it in place), else NULL (the entry ct_confirm just made is looked up). */
+DIFW_INLINE void ct_memo_accept(struct ct_ctx *c, struct ct_entry *e, __u32 serial, __u32 iif, __u64 now)
 {
-	struct ct_entry *e = ct_find(&c->key, now);
+	if (!e)
+		e = ct_find(&c->key, now);
 
 	if (e && (e->ok_serial != serial || e->ok_iif != (__u16)iif)) {
 		e->ok_iif = (__u16)iif;

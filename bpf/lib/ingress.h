@@ -105,7 +105,7 @@ DIFW_INLINE __u8 ingress_verdict(void *ctx, void *data, void *data_end, __u32 le
 	d->verdict = decide(p, cts, &env, d);
 	settle(p, &c, cts, d, now);
 	if (d->verdict == FW_V_PASS && d->repeatable && cts == CTS_NEW && env.chain == FW_CHAIN_IN && serial)
-		ct_memo_accept(&c, serial, iif, now);
+		ct_memo_accept(&c, ce, serial, iif, now);
 	if (p->frag == FRAG_FIRST)
 		frag_remember(p, d->verdict == FW_V_PASS ? FW_FRAG_PASS : FW_FRAG_DROP, now);
 	return d->verdict;

@@ -17,9 +17,10 @@
 #define POD_HAVE_CLAIM 1
 #endif
 
-/* *res receives the enum claim_result (0 = none). `pending_isn`: for the SYN-ACK of a tracked
- * attempt, the ISN of its SYN + 1 (0: a SYN, checked against the replay cache). */
-static __always_inline __u32 peer_identity_tcp(struct __sk_buff *skb, const struct pod_pkt *p, __u64 pending_isn, __u8 *res)
+/* *res receives the enum claim_result (0 = none). `pending`: p is the SYN-ACK of a tracked
+ * attempt whose SYN had ISN `syn_isn` (bound to it); otherwise a SYN (the replay cache). */
+static __always_inline __u32 peer_identity_tcp(struct __sk_buff *skb, const struct pod_pkt *p, int pending, __u32 syn_isn,
+					       __u8 *res)
 {
 #ifdef POD_HAVE_CLAIM
 	struct claim_ctx c = {};
@@ -39,8 +40,7 @@ static __always_inline __u32 peer_identity_tcp(struct __sk_buff *skb, const stru
 	c.seq = p->seq;
 	c.ack_seq = p->ack_seq;
 	c.l4_off = p->l4_off;
-	enum claim_result r = pending_isn ? claim_verify_pending(skb, &c, (__u32)(pending_isn - 1), &id)
-					  : claim_verify(skb, &c, &id);
+	enum claim_result r = pending ? claim_verify_pending(skb, &c, syn_isn, &id) : claim_verify(skb, &c, &id);
 	*res = (__u8)r;
 	if (r == CLAIM_OK && id > POD_ID_WORLD)
 		return id;

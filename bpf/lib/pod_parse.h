@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Packet parsing for the pod policy programs (TC on the host side of a pod veth: the skb starts
- * at the Ethernet header). Headers are copied straight from the linear data when they are there
- * (always for the headers of a packet built on this machine), else with bpf_skb_load_bytes, so
- * non-linear skbs need no pull. Limits: no VLAN tags (not IP: passed); IPv6 extension headers are not walked (the
+ * at the Ethernet header). Headers are copied with skb_load (lib/skb_load.h), so non-linear
+ * skbs need no pull. Limits: no VLAN tags (not IP: passed); IPv6 extension headers are not walked (the
  * protocol is the first next-header, ports 0); non-first IPv4 fragments carry no ports.
  * ICMP/ICMPv6 echo: both "ports" are the echo id, so a request and its reply share a flow.
  * ICMP/ICMPv6 errors: the quoted header is parsed too (pod_pkt.related), see tc_pod.bpf.c.
  */
 #ifndef DIFW_LIB_POD_PARSE_H
 #define DIFW_LIB_POD_PARSE_H
+
+#include "lib/skb_load.h"
 
 #define POD_ETH_HLEN 14
 #define POD_ETH_P_IP 0x0800
@@ -49,21 +50,6 @@ static __always_inline void pod_map_v4(__u8 *dst, __u32 v4 /* network order */)
 
 
 
-/* Copy len bytes at off: direct packet access when they are in the linear part, else a helper
- * call (about 15 ns each, several per packet). Returns 0, or < 0 when the packet is too short. */
-static __always_inline int pod_load(struct __sk_buff *skb, __u32 off, void *dst, const __u32 len)
-{
-	void *data = (void *)(long)skb->data;
-	void *end = (void *)(long)skb->data_end;
-	__u8 *src = data + (off & 0x1ff);
-
-	if (off < 0x200 && (void *)(src + len) <= end) {
-		__builtin_memcpy(dst, src, len);
-		return 0;
-	}
-	return bpf_skb_load_bytes(skb, off, dst, len);
-}
-
 /* Returns 0 when p holds an IP packet, -1 otherwise (not IP, or truncated). */
 static __always_inline int pod_parse(struct __sk_buff *skb, struct pod_pkt *p)
 {
@@ -72,11 +58,11 @@ static __always_inline int pod_parse(struct __sk_buff *skb, struct pod_pkt *p)
 	__u8 proto;
 	int later_frag = 0;
 
-	if (pod_load(skb, 12, &eth_proto, 2) < 0)
+	if (skb_load(skb, 12, &eth_proto, 2) < 0)
 		return -1;
 	if (eth_proto == bpf_htons(POD_ETH_P_IP)) {
 		__u8 ih[20];
-		if (pod_load(skb, POD_ETH_HLEN, ih, 20) < 0)
+		if (skb_load(skb, POD_ETH_HLEN, ih, 20) < 0)
 			return -1;
 		if ((ih[0] >> 4) != 4 || (ih[0] & 0xf) < 5)
 			return -1;
@@ -91,7 +77,7 @@ static __always_inline int pod_parse(struct __sk_buff *skb, struct pod_pkt *p)
 		l4 = POD_ETH_HLEN + (ih[0] & 0xf) * 4;
 	} else if (eth_proto == bpf_htons(POD_ETH_P_IPV6)) {
 		__u8 ih[40];
-		if (pod_load(skb, POD_ETH_HLEN, ih, 40) < 0)
+		if (skb_load(skb, POD_ETH_HLEN, ih, 40) < 0)
 			return -1;
 		if ((ih[0] >> 4) != 6)
 			return -1;
@@ -114,7 +100,7 @@ static __always_inline int pod_parse(struct __sk_buff *skb, struct pod_pkt *p)
 		return 0;
 	if (proto == IPPROTO_TCP) {
 		__u8 th[14];
-		if (pod_load(skb, l4, th, 14) < 0)
+		if (skb_load(skb, l4, th, 14) < 0)
 			return -1;
 		__builtin_memcpy(&p->sport, th, 2);
 		__builtin_memcpy(&p->dport, th + 2, 2);
@@ -123,13 +109,13 @@ static __always_inline int pod_parse(struct __sk_buff *skb, struct pod_pkt *p)
 		p->tcp_flags = th[13];
 	} else if (proto == IPPROTO_UDP) {
 		__u8 uh[4];
-		if (pod_load(skb, l4, uh, 4) < 0)
+		if (skb_load(skb, l4, uh, 4) < 0)
 			return -1;
 		__builtin_memcpy(&p->sport, uh, 2);
 		__builtin_memcpy(&p->dport, uh + 2, 2);
 	} else if (proto == IPPROTO_ICMP || proto == 58 /* ICMPv6 */) {
 		__u8 ic[6];
-		if (pod_load(skb, l4, ic, 6) < 0)
+		if (skb_load(skb, l4, ic, 6) < 0)
 			return -1;
 		int echo = proto == IPPROTO_ICMP ? (ic[0] == 8 || ic[0] == 0) : (ic[0] == 128 || ic[0] == 129);
 		p->ndisc = proto == 58 && ic[0] >= 133 && ic[0] <= 137;

@@ -44,10 +44,15 @@ export class TableWriter {
     }
   }
 
+  /** The rule-set serial packets see now (bit 0: the generation); 0 before the first apply. */
+  #activeSerial(): number {
+    const v = this.maps.config.lookup(u32key(FW_CONFIG_ACTIVE));
+    return v ? fwConfig.decode(v).generation : 0;
+  }
+
   /** The generation packets use now. */
   activeGeneration(): number {
-    const v = this.maps.config.lookup(u32key(FW_CONFIG_ACTIVE));
-    return v ? fwConfig.decode(v).generation & 1 : 0;
+    return this.#activeSerial() & 1;
   }
 
   /** The configuration entry of the active generation. */
@@ -67,8 +72,7 @@ export class TableWriter {
     const t0 = process.hrtime.bigint();
     // fw_config[0].generation is a serial: bit 0 selects the generation, and every change gets
     // a new value, so per-flow verdict memos of an older rule set (ct_entry.ok_serial) lapse.
-    const prev = this.maps.config.lookup(u32key(FW_CONFIG_ACTIVE));
-    const oldSerial = prev ? fwConfig.decode(prev).generation : 0;
+    const oldSerial = this.#activeSerial();
     const old = oldSerial & 1;
     const gen = old ^ 1;
     let serial = (oldSerial + 1) >>> 0;
