@@ -172,6 +172,27 @@ static __always_inline void pod_ct_mark_open(struct pod_ct_val *ct, int to_pod, 
 		ct->flags |= POD_CT_OPEN;
 }
 
+/*
+ * TCP: a RST that ends the flow for sure, so its entry can go now instead of lingering until
+ * LRU eviction (a freed element is reused while still in cache; an evicted one is the coldest of
+ * the table). Two cases, both exactly the RSTs the pod's own kernel acts on:
+ *   - from the pod: its kernel aborted the connection (a pod can only end its own flows: the
+ *     key holds its interface);
+ *   - to the pod, on a flow the peer opened, carrying sequence number ISN + 1: the peer reset
+ *     before sending any data, and that is the one RST the pod's socket accepts then (RFC 5961
+ *     exact match), so guessing it is as hard as resetting the connection itself.
+ * Any other RST leaves the entry: it may be blind (out of window) and rejected by the socket,
+ * and the flow must then go on.
+ */
+static __always_inline int pod_ct_reset(const struct pod_ct_val *ct, const struct pod_pkt *p, int to_pod)
+{
+	if (!(p->tcp_flags & POD_TH_RST))
+		return 0;
+	if (!to_pod)
+		return 1;
+	return !(ct->flags & POD_CT_EGRESS) && p->seq == ct->isn + 1;
+}
+
 static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 {
 	struct pod_pkt p = {};
@@ -204,7 +225,9 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 		pod_ct_key(&ck, skb, &p, to_pod);
 		ct = bpf_map_lookup_elem(&pod_ct, &ck);
 		if (ct && !syn && ct->revision == rev && !(ct->flags & POD_CT_PENDING)) {
-			if (tcp)
+			if (tcp && pod_ct_reset(ct, &p, to_pod))
+				bpf_map_delete_elem(&pod_ct, &ck);
+			else if (tcp)
 				pod_ct_mark_open(ct, to_pod, fl);
 			return TC_ACT_OK;
 		}
@@ -297,7 +320,7 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 	struct pod_ct_val nv = {};
 	nv.revision = rev;
 	nv.svc_port = bpf_ntohs(p.dport);
-	nv.created_ns = bpf_ktime_get_ns();
+	nv.created_ns = bpf_ktime_get_coarse_ns();
 	nv.isn = p.seq;
 	if (tcp) {
 		if (!to_pod && syn) {

@@ -9,7 +9,7 @@
  */
 import { chmodSync, existsSync, unlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { BPF_OBJ_DIR } from '../state/paths.js';
 import { fastify } from 'fastify';
 import { pino } from 'pino';
 import { setRootLogger } from '../log.js';
@@ -23,18 +23,16 @@ export interface LabNodeAgentOptions {
   socket: string;
   bpffs: string;
   cgroup: string;
-  /** where the compiled BPF objects are (default: <repo>/build) */
+  /** where the compiled BPF objects are (default: BPF_OBJ_DIR, <repo>/build or $DIFW_BPF_DIR) */
   objDir?: string;
   /** builds the datapath; default: the real one unless DIFW_LAB_DATAPATH=none */
   datapath?: (o: import('../lab/node-datapath.js').NodeDatapathOptions) => Promise<NodeDatapath>;
 }
 
-const defaultObjDir = () => join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'build');
-
 export async function runLabNodeAgent(opts: LabNodeAgentOptions): Promise<void> {
   const log = pino({ level: process.env.DIFW_LOG_LEVEL ?? 'info', base: { node: opts.node, pid: process.pid } });
   setRootLogger(log);
-  const objDir = opts.objDir ?? process.env.DIFW_LAB_OBJDIR ?? defaultObjDir();
+  const objDir = opts.objDir ?? BPF_OBJ_DIR;
   const mk = opts.datapath ?? (await import('../lab/pod-datapath-adapter.js')).makeNodeDatapath;
   let dp: NodeDatapath;
   try {

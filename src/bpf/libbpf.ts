@@ -181,6 +181,9 @@ const f = {
   bpf_link__pin: lib.func('int bpf_link__pin(void *link, const char *path)'),
   bpf_link__unpin: lib.func('int bpf_link__unpin(void *link)'),
   bpf_link__detach: lib.func('int bpf_link__detach(void *link)'),
+  bpf_link_create: lib.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)'),
+  bpf_link_update: lib.func('int bpf_link_update(int link_fd, int new_prog_fd, void *opts)'),
+  bpf_link_detach: lib.func('int bpf_link_detach(int link_fd)'),
   bpf_link__destroy: lib.func('int bpf_link__destroy(void *link)'),
   bpf_link__fd: lib.func('int bpf_link__fd(void *link)'),
   bpf_link__open: lib.func('void *bpf_link__open(const char *path)'),
@@ -540,6 +543,37 @@ export function netfilterLinkCreate(progFd: number, pf: number, hooknum: number,
   const r = Number(f.syscall_bpf(SYS_BPF, BPF_LINK_CREATE, attr, attr.length));
   if (r < 0) throw new LibbpfError('DIFW_E_BPF_ATTACH', what(), -(koffi.errno() || 22));
   return r;
+}
+
+/** enum bpf_attach_type: TCX hooks (kernel 6.6+; newer than libbpf 1.1's headers, not its calls). */
+export const BPF_TCX_INGRESS = 46;
+export const BPF_TCX_EGRESS = 47;
+
+/**
+ * A TCX link (bpf_link_create with no options: run after the programs already there). Returns
+ * the link fd; the program stays attached while the fd or a pin of it exists and the device
+ * lives.
+ */
+export function tcxLinkCreate(progFd: number, ifindex: number, attachType: number, what: () => string): number {
+  return check(f.bpf_link_create(progFd, ifindex, attachType, null) as number, 'DIFW_E_BPF_ATTACH', what);
+}
+
+/** Swap the program of a link atomically. */
+export function linkUpdate(linkFd: number, progFd: number, what: () => string): void {
+  check(f.bpf_link_update(linkFd, progFd, null) as number, 'DIFW_E_BPF_ATTACH', what);
+}
+
+/** Detach a link now, whoever else holds it. */
+export function linkDetachFd(linkFd: number, what: () => string): void {
+  check(f.bpf_link_detach(linkFd) as number, 'DIFW_E_BPF_ATTACH', what);
+}
+
+/** struct bpf_link_info of a TCX link: {type, id, prog_id, ..., tcx {ifindex, attach_type} at 16}. */
+export function tcxLinkInfo(linkFd: number): { progId: number; ifindex: number; attachType: number } {
+  const info = Buffer.alloc(64);
+  const len = [info.length];
+  check(f.bpf_obj_get_info_by_fd(linkFd, info, len) as number, 'DIFW_E_BPF_SYSCALL', () => `read BPF link info of fd ${linkFd}`);
+  return { progId: info.readUInt32LE(8), ifindex: info.readUInt32LE(16), attachType: info.readUInt32LE(20) };
 }
 
 export function progSetAutoload(p: ProgHandle, on: boolean): void {

@@ -11,7 +11,7 @@
  * `load()` failures raise one DifwError carrying libbpf's account of the failure, including the
  * tail of the verifier log (captured from libbpf's print callback).
  */
-import { mkdirSync, openSync, closeSync, statfsSync, existsSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, statfsSync, existsSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as L from './libbpf.js';
 import { BpfMap } from './map.js';
@@ -356,6 +356,66 @@ export class BpfProgram {
       if (!L.tcQuery(ifindex, point, handle, priority)) return;
       L.tcDetach(ifindex, point, handle, priority, () => `detach TC program from ${dir} of ifindex ${ifindex}`);
     });
+  }
+
+  /**
+   * Attach to the TCX hook of an interface (kernel 6.6+) through a BPF link pinned at
+   * `pinPath`, so the attachment outlives this process. A link already pinned there for this
+   * interface and direction is adopted: its program is swapped atomically (an agent restart
+   * never leaves the interface unfiltered). A pin left by a gone interface is replaced.
+   * TCX runs before any clsact filter and skips the per-packet classifier layer.
+   */
+  attachTcx(ifindex: number, dir: TcDir, pinPath: string): void {
+    const type = dir === 'ingress' ? L.BPF_TCX_INGRESS : L.BPF_TCX_EGRESS;
+    const what = () => `attach TCX program ${this.name} to ${dir} of ifindex ${ifindex}`;
+    if (existsSync(pinPath)) {
+      const old = L.objGet(pinPath);
+      try {
+        const info = L.tcxLinkInfo(old);
+        if (info.ifindex === ifindex && info.attachType === type) {
+          withKernelMessage(() => L.linkUpdate(old, this.fd, what));
+          return;
+        }
+      } finally {
+        closeSync(old);
+      }
+      rmSync(pinPath, { force: true }); // another (gone) interface's link
+    }
+    const fd = withKernelMessage(() => L.tcxLinkCreate(this.fd, ifindex, type, what));
+    try {
+      mkdirSync(dirname(pinPath), { recursive: true, mode: 0o700 });
+      L.objPin(fd, pinPath);
+    } catch (e) {
+      L.linkDetachFd(fd, what);
+      throw e;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Detach the TCX link pinned at `pinPath` (no-op when there is none) and remove the pin. */
+  static detachTcxAt(pinPath: string): void {
+    if (!existsSync(pinPath)) return;
+    const fd = L.objGet(pinPath);
+    try {
+      // a link whose interface is gone is already detached (and answers ENOLINK)
+      if (L.tcxLinkInfo(fd).ifindex !== 0) withKernelMessage(() => L.linkDetachFd(fd, () => `detach TCX link ${pinPath}`));
+    } finally {
+      closeSync(fd);
+      rmSync(pinPath, { force: true });
+    }
+  }
+
+  /** Program id behind the TCX link pinned at `pinPath` on a live interface, 0 if none. */
+  static tcxAttachedId(pinPath: string): number {
+    if (!existsSync(pinPath)) return 0;
+    const fd = L.objGet(pinPath);
+    try {
+      const info = L.tcxLinkInfo(fd);
+      return info.ifindex ? info.progId : 0;
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Id of the TC program at handle/priority, 0 if none. */

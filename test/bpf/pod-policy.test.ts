@@ -34,6 +34,7 @@ const SHOT = 2;
 const ACK = 0x10;
 const SYN = 0x02;
 const SYNACK = 0x12;
+const RST = 0x04;
 
 const SERVER_IP = '198.19.1.10';
 const CLIENT_IP = '198.19.2.11';
@@ -220,6 +221,28 @@ test('pod policy datapath packet tables', async (t) => {
     const c3 = { ...c, isn: (c.isn + 200000) >>> 0 };
     assert.equal(run(to, seg(CLIENT_IP, SERVER_IP, c.sport, 80)), OK);
     assert.equal(run(to, syn(c3)), SHOT);
+  });
+
+  await t.test("a RST frees the flow's entry only when the pod's socket surely takes it: sent by the pod, or ISN + 1 from the peer that opened the flow", () => {
+    const open = () => {
+      const c = conn(CLIENT_IP, SERVER_IP, 80);
+      assert.equal(run(to, syn(c, clientId)), OK);
+      assert.equal(run(from, seg(SERVER_IP, CLIENT_IP, 80, c.sport, SYNACK)), OK);
+      assert.equal(run(to, seg(CLIENT_IP, SERVER_IP, c.sport, 80)), OK);
+      return c;
+    };
+    const rstTo = (c: ClaimConn, seq: number) => tcpFrame({ saddr: CLIENT_IP, daddr: SERVER_IP, sport: c.sport, dport: 80, seq, flags: RST });
+    // a blind RST (any other sequence number) passes to the socket, which ignores it: the flow goes on
+    const a = open();
+    assert.equal(run(to, rstTo(a, (a.isn + 5000) >>> 0)), OK, 'RST with a wrong sequence number');
+    assert.equal(run(to, seg(CLIENT_IP, SERVER_IP, a.sport, 80)), OK, 'the flow still has its entry');
+    // the peer's RST at ISN + 1: the socket is reset, and so is the entry
+    assert.equal(run(to, rstTo(a, (a.isn + 1) >>> 0)), OK);
+    assert.equal(run(to, seg(CLIENT_IP, SERVER_IP, a.sport, 80)), SHOT, 'no entry after the exact RST');
+    // the pod's own RST
+    const b = open();
+    assert.equal(run(from, tcpFrame({ saddr: SERVER_IP, daddr: CLIENT_IP, sport: 80, dport: b.sport, seq: 1, flags: RST | ACK })), OK);
+    assert.equal(run(to, seg(CLIENT_IP, SERVER_IP, b.sport, 80)), SHOT, "no entry after the pod's RST");
   });
 
   await t.test('UDP: address-derived identity, replies pass, events marked address-derived', async () => {
