@@ -27,13 +27,18 @@
 
 #define CLAIM_SOCKOPS_FLAGS BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG
 
+/* Read-only view of a kernel object as its BTF type: loads become fault-tolerant direct loads
+ * (the verifier turns the call into a register move), where bpf_probe_read_kernel costs a
+ * helper call per field. Kernel 6.2+. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 /*
  * cgroup v2 id (kernfs node id = inode of the cgroup directory) of the socket behind skops.
  *
  * Full sockets (the client's SYN): skops->sk. SYN-ACKs are built from a request sock, for which
  * the sock_ops context hides skops->sk (it reads as NULL unless the socket is a full one); the
  * kernel's context structure (struct bpf_sock_ops_kern, the real object behind skops) still
- * holds it, so it is read from there with a CO-RE-relocated probe read, and the cgroup is the
+ * holds it, so it is read from there through a read-only BTF view, and the cgroup is the
  * listener's (req->rsk_listener), like the cgroup programs the kernel runs for that SYN-ACK.
  */
 static __always_inline __u64 claim_sock_cgroup_id(struct bpf_sock_ops *skops)
@@ -50,21 +55,19 @@ static __always_inline __u64 claim_sock_cgroup_id(struct bpf_sock_ops *skops)
 		return cg ? cg->kn->id : 0;
 	}
 
-	struct request_sock *req = NULL;
+	struct bpf_sock_ops_kern *kern = bpf_rdonly_cast(skops, bpf_core_type_id_kernel(struct bpf_sock_ops_kern));
+	struct request_sock *req = bpf_rdonly_cast(kern->sk, bpf_core_type_id_kernel(struct request_sock));
 	struct sock *lsk;
-	unsigned char state = 0;
+	struct cgroup *cg;
 
-	if (bpf_core_field_offset(struct bpf_sock_ops_kern, sk) != 0)
-		return 0; /* layout changed: refuse rather than read the wrong pointer */
-	if (bpf_probe_read_kernel(&req, sizeof(req), (void *)skops) < 0 || !req)
+	if (!req || req->__req_common.skc_state != TCP_NEW_SYN_RECV)
 		return 0;
-	state = BPF_CORE_READ(req, __req_common.skc_state);
-	if (state != TCP_NEW_SYN_RECV)
-		return 0;
-	lsk = BPF_CORE_READ(req, __req_common.skc_listener); /* rsk_listener */
+	/* rsk_listener shares a union with scalars, so the verifier reads it as one: cast it too */
+	lsk = bpf_rdonly_cast(req->__req_common.skc_listener, bpf_core_type_id_kernel(struct sock));
 	if (!lsk)
 		return 0;
-	return BPF_CORE_READ(lsk, sk_cgrp_data.cgroup, kn, id);
+	cg = lsk->sk_cgrp_data.cgroup;
+	return cg ? cg->kn->id : 0;
 }
 
 /*
