@@ -1,8 +1,8 @@
 /*
  * nettool: the traffic generator and sink used by `make bench` (bench/traffic.ts).
  *
- * Four modes, each bounded in time (every loop checks a monotonic deadline; no mode can run
- * longer than warmup + seconds + 5 s):
+ * Five modes, each bounded in time (every loop checks a monotonic deadline; no mode can run
+ * longer than warmup + seconds + 5 s, or tcp-turns longer than SLICES x (SLICE_MS + 10 s)):
  *
  *   udp-send    DST PORT SECONDS LEN   send LEN-byte UDP datagrams to DST:PORT as fast as
  *                                      sendmmsg() allows, for SECONDS; prints "sent N cpu_ns C"
@@ -16,6 +16,16 @@
  *                                      runs out of ports); counts connections completed in a
  *                                      SECONDS window after WARMUP; prints
  *                                      "conns N elapsed_ns E failed F cpu_ns C"
+ *   tcp-turns   DST PORT SLICE_MS SLICES WARM IN_FIFO OUT_FIFO FIRST
+ *                                      the tcp-connect loop in turns with a partner process
+ *                                      (another nettool in another network namespace, on the
+ *                                      same core): run one SLICE_MS slice, pass the token on
+ *                                      OUT_FIFO, wait for it on IN_FIFO (at most 10 s), and so
+ *                                      on for SLICES slices; FIRST=1 starts with the token. The
+ *                                      two loops then see the same machine, slice by slice
+ *                                      (steal time on a shared VM moves rates by 2x within
+ *                                      seconds). Prints the totals of the slices after the
+ *                                      first WARM, then "slices n:ns,n:ns,..." per slice
  *
  * Why C and not iperf3: iperf3 sends one datagram per syscall and reports only at the end;
  * sendmmsg() batches 64 datagrams per syscall so the sending core spends its time in the
@@ -37,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <poll.h>
+#include <fcntl.h>
 
 #define BATCH 64
 
@@ -243,6 +254,64 @@ static int tcp_connect(const char *dst, const char *port, const char *secs, cons
 	return 0;
 }
 
+static int tcp_turns(const char *dst, const char *port, const char *slice_ms, const char *slices_s,
+		     const char *warm_s, const char *in_path, const char *out_path, const char *first)
+{
+	struct sockaddr_in a = addr_of(dst, port);
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct timeval tmo = { .tv_sec = 1, .tv_usec = 0 };
+	uint64_t slice = strtoull(slice_ms, NULL, 10) * 1000000ull;
+	long slices = strtol(slices_s, NULL, 10), warm = strtol(warm_s, NULL, 10), i;
+	uint64_t conns = 0, failed = 0, elapsed = 0, cpu = 0;
+	char tok = 't';
+	/* O_RDWR: opening a FIFO this way never blocks, whichever process comes first */
+	int in = open(in_path, O_RDWR), out = open(out_path, O_RDWR);
+	char *list;
+	size_t used = 0;
+
+	if (in < 0 || out < 0 || !slice || slice > 10000000000ull || slices < 1 || slices > 100000 || warm < 0 || warm >= slices)
+		die("open the turn FIFOs / bad slice arguments");
+	list = calloc((size_t)slices, 48);
+	if (!list)
+		die("allocate the slice list");
+	for (i = 0; i < slices; i++) {
+		if (i > 0 || strcmp(first, "1")) {
+			struct pollfd p = { .fd = in, .events = POLLIN };
+			if (poll(&p, 1, 10000) <= 0 || read(in, &tok, 1) != 1)
+				die("wait for the turn token (partner gone?)");
+		}
+		uint64_t t0 = now_ns(), c0 = cpu_ns(), t, n = 0, f = 0;
+		do {
+			int fd = socket(AF_INET, SOCK_STREAM, 0);
+			if (fd < 0)
+				die("create a TCP socket");
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo));
+			if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+				n++;
+			else
+				f++;
+			close(fd);
+			t = now_ns();
+		} while (t - t0 < slice);
+		uint64_t c1 = cpu_ns();
+		if (write(out, &tok, 1) != 1)
+			die("pass the turn token");
+		if (i >= warm) {
+			conns += n;
+			failed += f;
+			elapsed += t - t0;
+			cpu += c1 - c0;
+			used += (size_t)snprintf(list + used, 48, "%s%llu:%llu", used ? "," : "", (unsigned long long)n,
+						 (unsigned long long)(t - t0));
+		}
+	}
+	printf("conns %llu elapsed_ns %llu failed %llu cpu_ns %llu\nslices %s\n", (unsigned long long)conns,
+	       (unsigned long long)elapsed, (unsigned long long)failed, (unsigned long long)cpu, list);
+	free(list);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -254,8 +323,11 @@ int main(int argc, char **argv)
 		return tcp_server(argv[2], argv[3]);
 	if (argc == 6 && !strcmp(argv[1], "tcp-connect"))
 		return tcp_connect(argv[2], argv[3], argv[4], argv[5]);
+	if (argc == 10 && !strcmp(argv[1], "tcp-turns"))
+		return tcp_turns(argv[2], argv[3], argv[4], argv[5], argv[6], argv[7], argv[8], argv[9]);
 	fprintf(stderr,
 		"usage: nettool udp-send DST PORT SECONDS LEN | udp-recv PORT SECONDS WARMUP |\n"
-		"       tcp-server PORT SECONDS | tcp-connect DST PORT SECONDS WARMUP\n");
+		"       tcp-server PORT SECONDS | tcp-connect DST PORT SECONDS WARMUP |\n"
+		"       tcp-turns DST PORT SLICE_MS SLICES WARM IN_FIFO OUT_FIFO FIRST\n");
 	return 2;
 }

@@ -34,6 +34,11 @@ import { podConfig, podEpKey, podEpVal, podIpcKey, podIpcVal, podPolicyKey, podP
 export interface PodDatapathOptions {
   pinDir: string;
   objDir?: string;
+  /**
+   * Conntrack capacity of this node (pod_ct entries; default POD_CT_ENTRIES, or
+   * $DIFW_POD_CT_ENTRIES). Fixed once the map is pinned: a restart must keep it.
+   */
+  ctEntries?: number;
   logger?: Logger;
   /**
    * Receives every drop / audit event (decoded). Default: each event is logged at info level
@@ -44,6 +49,23 @@ export interface PodDatapathOptions {
 }
 
 const EVENT_LOG_PER_S = 50;
+
+/**
+ * Default conntrack capacity of a node. Every new flow's first packet touches a random bucket of
+ * the hash table (16 bytes per entry, in 4 KiB vmalloc pages): at 65,536 entries the bucket
+ * array is 1 MiB, at 262,144 it is 4 MiB and, on the 2-core bench VM, the TLB and cache misses
+ * on it cost about 3% of the lab's connection rate (bench/README.md). A lab node is a namespace
+ * on a shared machine, and the entries of reset flows are freed at once (bpf/tc_pod.bpf.c), so
+ * 65,536 concurrent flows per node is the default; set DIFW_POD_CT_ENTRIES for more.
+ */
+export const POD_CT_ENTRIES = 65536;
+
+function ctEntries(opt: number | undefined): number {
+  const raw = opt ?? (process.env.DIFW_POD_CT_ENTRIES ? Number(process.env.DIFW_POD_CT_ENTRIES) : POD_CT_ENTRIES);
+  if (!Number.isInteger(raw) || raw < 1024 || raw > 1 << 24)
+    throw new DifwError('DIFW_E_CONFIG', `Cannot size pod conntrack at ${String(opt ?? process.env.DIFW_POD_CT_ENTRIES)} entries: give an integer from 1024 to 16777216`);
+  return raw;
+}
 
 function eventLogger(log: Logger): (e: PodEvent) => void {
   let windowStart = 0;
@@ -150,8 +172,10 @@ export class PodDatapath {
 
   static async load(opts: PodDatapathOptions): Promise<PodDatapath> {
     const log = opts.logger ?? mkLogger('pod-datapath');
+    const entries = ctEntries(opts.ctEntries);
     const obj = BpfObject.open(join(opts.objDir ?? 'build', 'tc_pod.bpf.o'), { pinRoot: opts.pinDir, logger: log });
     try {
+      obj.setMaxEntries('pod_ct', entries);
       obj.load();
       return new PodDatapath(obj, log, opts.onEvent ?? eventLogger(log), opts.pinDir);
     } catch (e) {
