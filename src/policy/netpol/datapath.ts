@@ -51,12 +51,11 @@ export interface PodDatapathOptions {
 const EVENT_LOG_PER_S = 50;
 
 /**
- * Default conntrack capacity of a node. Every new flow's first packet touches a random bucket of
- * the hash table (16 bytes per entry, in 4 KiB vmalloc pages): at 65,536 entries the bucket
- * array is 1 MiB, at 262,144 it is 4 MiB and, on the 2-core bench VM, the TLB and cache misses
- * on it cost about 3% of the lab's connection rate (bench/README.md). A lab node is a namespace
- * on a shared machine, and the entries of reset flows are freed at once (bpf/tc_pod.bpf.c), so
- * 65,536 concurrent flows per node is the default; set DIFW_POD_CT_ENTRIES for more.
+ * Default conntrack capacity of a node: 65,536 flows, about 8 MiB of kernel memory (elements of
+ * ~120 bytes plus a 16-byte bucket each); 262,144 would take ~35 MiB per lab node, and a lab
+ * puts several nodes on one machine. Entries of reset flows are freed at once
+ * (bpf/tc_pod.bpf.c), so the table holds live and recently closed flows. The benchmark measures
+ * both sizes (bench/README.md); set DIFW_POD_CT_ENTRIES for more.
  */
 export const POD_CT_ENTRIES = 65536;
 
