@@ -5,7 +5,7 @@
  * daemon, the node agents are the only long-running processes.
  */
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { openSync, closeSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,7 +121,13 @@ export class Controller {
   }
 
   async down(): Promise<string[]> {
-    return this.lock(async () => this.teardownLocked(readLab(this.cfg)));
+    const problems = await this.lock(async () => this.teardownLocked(readLab(this.cfg)));
+    try {
+      rmdirSync(this.cfg.dir); // the state directory itself, once the lock file is gone with the lock
+    } catch {
+      /* not empty (a problem kept something) or already gone */
+    }
+    return problems;
   }
 
   private async teardownLocked(lab: LabState | null): Promise<string[]> {
