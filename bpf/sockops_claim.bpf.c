@@ -10,6 +10,8 @@
  *     is tested on the listener, so it has to be set there.
  *   HDR_OPT_LEN_CB reserves CLAIM_OPT_LEN bytes on SYN / SYN-ACK only, and only when the claim
  *     will be written (otherwise the space would be NOP padding).
+ *   Both need the plan (identity, key, ...): from the per-CPU memo of the (cgroup, destination)
+ *     pair (maps/claim_send_memo.h), so a pair seen before costs no hash lookup.
  *   WRITE_HDR_OPT_CB builds the claim. skops->skb_data is the TCP header being sent: seq is this
  *     side's ISN, ack_seq on a SYN-ACK is the client's ISN + 1.
  *   ACTIVE/PASSIVE_ESTABLISHED_CB turn the flag off again: no callback, no reserved space and no
@@ -23,7 +25,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
 #include "lib/claim.h"
-#include "maps/claim_plan.h"
+#include "maps/claim_send_memo.h"
 
 #define CLAIM_SOCKOPS_FLAGS BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG
 
@@ -112,24 +114,24 @@ static __always_inline void claim_local_addr(struct bpf_sock_ops *skops, struct 
 	}
 }
 
-/* Everything needed to stamp this socket's handshake packet: 1, or 0 with the reason counted. */
-static __always_inline int claim_plan(struct bpf_sock_ops *skops, struct claim_plan *p)
+/* Direct-mapped slot of a (cgroup, destination) pair in claim_send_memo. */
+static __always_inline __u32 claim_send_slot(__u64 cgid, const struct claim_addr *d)
 {
-	__u32 zero = 0;
-	struct claim_cfg *cfg = bpf_map_lookup_elem(&claim_cfg, &zero);
+	__u64 h = (cgid ^ ((__u64)d->a[3] << 32 | d->a[2]) ^ ((__u64)d->a[1] << 32 | d->a[0])) * 0x9E3779B97F4A7C15ull;
 
-	if (!cfg || !cfg->node_id || !(cfg->flags & CLAIM_CFG_F_STAMP)) {
-		claim_stat_bump(CLAIM_ST_SKIP_KEY);
-		return 0;
-	}
-	__u64 cgid = claim_sock_cgroup_id(skops);
+	return (__u32)(h >> 59) & (CLAIM_SEND_MEMO_SLOTS - 1);
+}
+
+/* The plan from the maps: 1, or 0 with the reason counted. */
+static __always_inline int claim_plan_lookup(const struct claim_cfg *cfg, __u64 cgid, const struct claim_addr *daddr,
+					     struct claim_plan *p)
+{
 	struct claim_local *loc = bpf_map_lookup_elem(&claim_local, &cgid);
 	if (!loc) {
 		claim_stat_bump(CLAIM_ST_SKIP_LOCAL);
 		return 0;
 	}
-	claim_remote_addr(skops, &p->daddr);
-	struct claim_peer *peer = bpf_map_lookup_elem(&claim_peers, &p->daddr);
+	struct claim_peer *peer = bpf_map_lookup_elem(&claim_peers, daddr);
 	if (!peer) {
 		claim_stat_bump(CLAIM_ST_SKIP_PEER);
 		return 0;
@@ -147,12 +149,54 @@ static __always_inline int claim_plan(struct bpf_sock_ops *skops, struct claim_p
 	return 1;
 }
 
-/* The packet a plan slot is for (see maps/claim_plan.h). */
-static __always_inline void claim_slot_name(struct bpf_sock_ops *skops, struct claim_plan_slot *s, __u32 synack)
+static __always_inline int claim_addr_eq(const struct claim_addr *x, const struct claim_addr *y)
 {
-	CLAIM_CTX_LOAD(s->lport, skops->local_port);
-	CLAIM_CTX_LOAD(s->rport, skops->remote_port);
-	s->synack = synack;
+	return x->a[0] == y->a[0] && x->a[1] == y->a[1] && x->a[2] == y->a[2] && x->a[3] == y->a[3];
+}
+
+/*
+ * Everything needed to stamp this socket's handshake packet (and its destination address):
+ * 1, or 0 with the reason counted. From the pair's memo slot when it is current, else from the
+ * maps (and then remembered).
+ */
+static __always_inline int claim_plan(struct bpf_sock_ops *skops, struct claim_plan *p, struct claim_addr *daddr)
+{
+	__u32 zero = 0;
+	struct claim_cfg *cfg = bpf_map_lookup_elem(&claim_cfg, &zero);
+
+	if (!cfg || !cfg->node_id || !(cfg->flags & CLAIM_CFG_F_STAMP)) {
+		claim_stat_bump(CLAIM_ST_SKIP_KEY);
+		return 0;
+	}
+	__u32 serial = cfg->serial;
+	__u64 cgid = claim_sock_cgroup_id(skops);
+	if (!cgid) {
+		claim_stat_bump(CLAIM_ST_SKIP_LOCAL);
+		return 0;
+	}
+	claim_remote_addr(skops, daddr);
+
+	__u32 idx = claim_send_slot(cgid, daddr);
+	struct claim_send_memo *m = bpf_map_lookup_elem(&claim_send_memo, &idx);
+	if (!m || m->busy)
+		return claim_plan_lookup(cfg, cgid, daddr, p); /* a program below us holds the slot */
+	m->busy = 1;
+	barrier();
+	int ok = 1;
+	if (m->cgid == cgid && m->serial == serial && claim_addr_eq(&m->daddr, daddr)) {
+		*p = m->plan;
+	} else {
+		ok = claim_plan_lookup(cfg, cgid, daddr, p);
+		if (ok) {
+			m->plan = *p;
+			m->daddr = *daddr;
+			m->serial = serial;
+			m->cgid = cgid;
+		}
+	}
+	barrier();
+	m->busy = 0;
+	return ok;
 }
 
 static __always_inline int is_syn(struct bpf_sock_ops *skops)
@@ -160,50 +204,17 @@ static __always_inline int is_syn(struct bpf_sock_ops *skops)
 	return skops->skb_tcp_flags & CLAIM_TH_SYN;
 }
 
-static __always_inline int is_synack(struct bpf_sock_ops *skops)
-{
-	return (skops->skb_tcp_flags & (CLAIM_TH_SYN | CLAIM_TH_ACK)) == (CLAIM_TH_SYN | CLAIM_TH_ACK);
-}
-
 static __always_inline void claim_hdr_len(struct bpf_sock_ops *skops)
 {
-	__u32 zero = 0;
-	struct claim_plan_slot *slot;
+	struct claim_plan p;
+	struct claim_addr daddr;
 
 	if (!is_syn(skops))
 		return;
-	slot = bpf_map_lookup_elem(&claim_plan_cache, &zero);
-	if (!slot)
+	if (!claim_plan(skops, &p, &daddr))
 		return;
-	slot->lport = 0; /* empty until the plan is complete */
-	if (!claim_plan(skops, &slot->plan))
-		return;
-	if (bpf_reserve_hdr_opt(skops, CLAIM_OPT_LEN, 0) < 0) {
+	if (bpf_reserve_hdr_opt(skops, CLAIM_OPT_LEN, 0) < 0)
 		claim_stat_bump(CLAIM_ST_SKIP_SPACE);
-		return;
-	}
-	claim_slot_name(skops, slot, is_synack(skops));
-}
-
-/* The plan HDR_OPT_LEN made for this packet on this CPU, else a new one. */
-static __always_inline int claim_plan_for_write(struct bpf_sock_ops *skops, struct claim_plan *p, __u32 synack)
-{
-	__u32 zero = 0;
-	struct claim_plan_slot *slot = bpf_map_lookup_elem(&claim_plan_cache, &zero);
-	struct claim_plan_slot want;
-
-	if (slot && slot->lport) {
-		claim_slot_name(skops, &want, synack);
-		claim_remote_addr(skops, &want.plan.daddr);
-		if (slot->lport == want.lport && slot->rport == want.rport && slot->synack == want.synack &&
-		    slot->plan.daddr.a[0] == want.plan.daddr.a[0] && slot->plan.daddr.a[1] == want.plan.daddr.a[1] &&
-		    slot->plan.daddr.a[2] == want.plan.daddr.a[2] && slot->plan.daddr.a[3] == want.plan.daddr.a[3]) {
-			*p = slot->plan;
-			slot->lport = 0; /* one packet, one use */
-			return 1;
-		}
-	}
-	return claim_plan(skops, p);
 }
 
 static __always_inline void claim_write(struct bpf_sock_ops *skops)
@@ -218,10 +229,10 @@ static __always_inline void claim_write(struct bpf_sock_ops *skops)
 		return;
 	if ((void *)(th + 1) > end)
 		return;
+	if (!claim_plan(skops, &p, &in.daddr))
+		return;
 	claim_local_addr(skops, &in.saddr);
 	in.is_synack = th->ack ? 1 : 0;
-	if (!claim_plan_for_write(skops, &p, in.is_synack))
-		return;
 
 	in.identity = p.identity;
 	in.node_id = p.node_id;
@@ -230,7 +241,6 @@ static __always_inline void claim_write(struct bpf_sock_ops *skops)
 	in.dport = bpf_ntohs(th->dest);
 	in.isn = bpf_ntohl(th->seq);
 	in.peer_isn = in.is_synack ? bpf_ntohl(th->ack_seq) - 1 : 0;
-	in.daddr = p.daddr;
 
 	__u64 mac = claim_mac(&p.key, &in);
 

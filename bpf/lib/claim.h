@@ -19,6 +19,7 @@
 #include "lib/siphash.h"
 #include "lib/skb_load.h"
 #include "maps/claim.h"
+#include "maps/claim_verify_memo.h"
 
 #define CLAIM_TCPOPT_EXP 254       /* RFC 4727 experimental option kind */
 #define CLAIM_EXID 0xD1F0          /* RFC 6994 ExID (not IANA-registered; difw-private) */
@@ -201,6 +202,14 @@ static __always_inline __u32 claim_replay_slot(const struct claim_mac_in *in)
 	return (__u32)(h >> 40) & (CLAIM_REPLAY_SLOTS - 1);
 }
 
+/* Slot of a claimed (identity, node, epoch) in claim_verify_memo. */
+static __always_inline __u32 claim_verify_slot(__u32 identity, __u16 node_id, __u8 epoch)
+{
+	__u64 h = ((__u64)identity << 24 | (__u64)node_id << 8 | epoch) * 0x9E3779B97F4A7C15ull;
+
+	return (__u32)(h >> 59) & (CLAIM_VERIFY_MEMO_SLOTS - 1);
+}
+
 #define CLAIM_V_REPLAY 0x1      /* check and record the replay cache (always, except benchmarks) */
 #define CLAIM_V_BENCH_FRESH 0x2 /* test builds: salt the replay key so a repeated packet is fresh */
 /* A SYN-ACK for a connection attempt the caller tracks: it must acknowledge that attempt's SYN
@@ -284,11 +293,35 @@ static __always_inline enum claim_result claim_verify_opts(struct __sk_buff *skb
 		return CLAIM_STALE;
 
 	struct claim_key_id kid = { .node_id = bpf_ntohs(co.node_id), .epoch = co.epoch };
-	struct claim_key *key = bpf_map_lookup_elem(&claim_keys, &kid);
-	if (!key)
-		return CLAIM_UNKNOWN_NODE;
-
 	in.identity = bpf_ntohl(co.identity);
+
+	/* The key, and that the sending node hosts the identity (claim_hosted): from this CPU's
+	 * memo when it is current, else from the maps and then remembered. Both are facts of the
+	 * maps, not of this packet, so they are settled before the MAC. */
+	__u32 serial = cfg->serial;
+	zero = claim_verify_slot(in.identity, kid.node_id, kid.epoch); /* reuses the key slot */
+	struct claim_verify_memo *memo = bpf_map_lookup_elem(&claim_verify_memo, &zero);
+	struct claim_key *key;
+	if (memo && memo->valid && memo->serial == serial && memo->identity == in.identity &&
+	    memo->node_id == kid.node_id && memo->epoch == kid.epoch) {
+		key = &memo->key;
+	} else {
+		key = bpf_map_lookup_elem(&claim_keys, &kid);
+		if (!key)
+			return CLAIM_UNKNOWN_NODE;
+		struct claim_hosted_key hk = { .identity = in.identity, .node_id = kid.node_id };
+		if (!bpf_map_lookup_elem(&claim_hosted, &hk))
+			return CLAIM_NOT_HOSTED;
+		if (memo) {
+			memo->key = *key;
+			memo->serial = serial;
+			memo->identity = in.identity;
+			memo->node_id = kid.node_id;
+			memo->epoch = kid.epoch;
+			memo->valid = 1;
+		}
+	}
+
 	in.node_id = kid.node_id;
 	in.epoch = co.epoch;
 	in.is_synack = (th[13] & CLAIM_TH_ACK) ? 1 : 0;
@@ -326,10 +359,6 @@ static __always_inline enum claim_result claim_verify_opts(struct __sk_buff *skb
 	__builtin_memcpy(&got, co.mac, 8);
 	if (mac != got)
 		return CLAIM_BAD_MAC;
-
-	struct claim_hosted_key hk = { .identity = in.identity, .node_id = in.node_id };
-	if (!bpf_map_lookup_elem(&claim_hosted, &hk))
-		return CLAIM_NOT_HOSTED;
 
 	if (seen) {
 		__u64 tag = mac;

@@ -13,7 +13,8 @@ struct claim_cfg {
 	__u16 node_id;    /* this node's id, 1..65535; 0 = unconfigured: never stamp, never verify */
 	__u8 send_epoch;  /* key epoch the sender stamps with; the receiver accepts send_epoch-1..+1 */
 	__u8 flags;       /* CLAIM_CFG_F_* */
-	__u32 _pad;
+	__u32 serial;     /* bumped by the agent after every change to the claim maps: ends the
+			   * programs' per-CPU memos (maps/claim_send_memo.h, claim_verify_memo.h) */
 };
 
 struct {

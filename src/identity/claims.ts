@@ -102,7 +102,20 @@ export class ClaimDatapath {
   }
 
   #cfgNow() {
-    return this.#cfg.get(0) ?? { node_id: 0, send_epoch: 0, flags: 0, _pad: 0 };
+    return this.#cfg.get(0) ?? { node_id: 0, send_epoch: 0, flags: 0, serial: 0 };
+  }
+
+  /**
+   * Write the config with its serial bumped. The programs keep per-CPU memos of what the claim
+   * maps held (bpf/maps/claim_send_memo.h, claim_verify_memo.h), valid while the serial they
+   * were made under is current: every change to a claim map ends with a bump.
+   */
+  #setCfg(c: ReturnType<typeof claimCfg.decode>): void {
+    this.#cfg.set(0, { ...c, serial: (c.serial + 1) >>> 0 });
+  }
+
+  #bump(): void {
+    this.#setCfg(this.#cfgNow());
   }
 
   /** This node's id (1..65535); stamping on unless `stamp: false`. */
@@ -111,14 +124,14 @@ export class ClaimDatapath {
     if (!Number.isInteger(nodeId) || nodeId < 1 || nodeId > 0xffff) throw new DifwError('DIFW_E_USAGE', `Cannot use node id ${nodeId}: node ids are 1..65535`);
     const c = this.#cfgNow();
     const flags = opts.stamp === false ? c.flags & ~CLAIM_CFG_F_STAMP : c.flags | CLAIM_CFG_F_STAMP;
-    this.#cfg.set(0, { ...c, node_id: nodeId, flags });
+    this.#setCfg({ ...c, node_id: nodeId, flags });
   }
 
   /** Switch the epoch this node stamps with (its keys must be installed first). */
   setEpoch(epoch: number): void {
     this.#check();
     if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xff) throw new DifwError('DIFW_E_USAGE', `Cannot use key epoch ${epoch}: epochs are 0..255`);
-    this.#cfg.set(0, { ...this.#cfgNow(), send_epoch: epoch });
+    this.#setCfg({ ...this.#cfgNow(), send_epoch: epoch });
   }
 
   config(): { nodeId: number; sendEpoch: number; stamp: boolean } {
@@ -130,22 +143,28 @@ export class ClaimDatapath {
   setLocalIdentity(cgroup: bigint | number | string, identity: number): void {
     this.#check();
     this.#local.set(toCgroupId(cgroup), { identity: identity >>> 0, _pad: 0 });
+    this.#bump();
   }
 
   deleteLocal(cgroup: bigint | number | string): boolean {
     this.#check();
-    return this.#local.delete(toCgroupId(cgroup));
+    const had = this.#local.delete(toCgroupId(cgroup));
+    this.#bump();
+    return had;
   }
 
   /** Address `ip` (a pod or node IP) is hosted by node `nodeId`: claims to it use that pair's key. */
   setPeer(ip: string, nodeId: number): void {
     this.#check();
     this.#peers.set(addrBytes(ip), { node_id: nodeId, _pad: 0 });
+    this.#bump();
   }
 
   deletePeer(ip: string): boolean {
     this.#check();
-    return this.#peers.delete(addrBytes(ip));
+    const had = this.#peers.delete(addrBytes(ip));
+    this.#bump();
+    return had;
   }
 
   /** Record whether node `nodeId` hosts a workload with `identity` (what it may claim). */
@@ -154,6 +173,7 @@ export class ClaimDatapath {
     const k = { identity: identity >>> 0, node_id: nodeId, _pad: 0 };
     if (present) this.#hosted.set(k, 1);
     else this.#hosted.delete(k);
+    this.#bump();
   }
 
   /**
@@ -172,6 +192,7 @@ export class ClaimDatapath {
     if (opts.sendEpoch !== undefined) this.setEpoch(opts.sendEpoch);
     const stale = [...this.#keys.keys()].filter((id) => !want.has(`${id.node_id}/${id.epoch}`));
     for (const id of stale) this.#keys.delete(id);
+    this.#bump();
     this.#log.info({ keys: want.size, removed: stale.length, sendEpoch: opts.sendEpoch }, 'claim keys installed');
   }
 

@@ -11,7 +11,7 @@ export const claimCfg = struct('claim_cfg', [
   ['node_id', u16],
   ['send_epoch', u8],
   ['flags', u8],
-  ['_pad', u32],
+  ['serial', u32],
 ] as const);
 export const CLAIM_CFG_F_STAMP = 0x1;
 

@@ -114,11 +114,21 @@ test('claim_verify packet table', async (t) => {
     assert.equal(run(verify, synWith(conn(), { macXor: 1n })).result, ClaimResult.BAD_MAC);
     assert.equal(run(verify, synWith(conn(), { macXor: 1n << 63n })).result, ClaimResult.BAD_MAC);
     assert.equal(run(verify, synWith(conn(), { key: pairKey(newClusterSecret(), SENDER, SELF, EPOCH) })).result, ClaimResult.BAD_MAC);
-    // identity rewritten in a genuine option
+    // identity rewritten in a genuine option, to another identity the sending node hosts (the
+    // MAC catches it), or to one it does not host (refused before the MAC is computed)
     const c = conn();
-    const opt = option(c);
-    opt.writeUInt32BE(IDENT + 1, 8);
-    assert.equal(run(verify, frame(c, Buffer.concat([linuxSynOptions(), opt]))).result, ClaimResult.BAD_MAC);
+    const rewritten = (identity: number) => {
+      const opt = option(c);
+      opt.writeUInt32BE(identity, 8);
+      return run(verify, frame(c, Buffer.concat([linuxSynOptions(), opt]))).result;
+    };
+    dp.setHosted(SENDER, IDENT + 1, true);
+    try {
+      assert.equal(rewritten(IDENT + 1), ClaimResult.BAD_MAC);
+    } finally {
+      dp.setHosted(SENDER, IDENT + 1, false);
+    }
+    assert.equal(rewritten(IDENT + 1), ClaimResult.NOT_HOSTED);
     assert.equal(run(verify, synWith(conn(), { version: 2 })).result, ClaimResult.BAD_MAC);
   });
 
