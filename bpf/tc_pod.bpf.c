@@ -350,6 +350,13 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 		 * rule accepts it. A SYN-ACK without a pending entry is never accepted (the client's SYN
 		 * always creates one), so a denied SYN-ACK cannot get through on a retransmission. */
 		if (synack || (ep.flags & (POD_ISO_INGRESS | POD_ISO_EGRESS | POD_EP_HAS_DENY))) {
+			/* A FIN or RST here is almost always a straggler of a flow that just ended: the
+			 * other side's RST freed the entry while this one was already on its way (a
+			 * server's FIN crossing the client's abortive close). Dropped like the rest,
+			 * but not reported: one event per closed connection would be noise that costs
+			 * the agent more than the connection itself. */
+			if (!synack && (fl & (POD_TH_FIN | POD_TH_RST)))
+				return TC_ACT_SHOT;
 			pod_emit(&ck, ep.identity, POD_ID_UNKNOWN, rev, to_pod ? POD_DIR_INGRESS : POD_DIR_EGRESS, POD_EV_DROP,
 				 synack ? POD_R_SYNACK : POD_R_NO_CT, 0, 0);
 			return TC_ACT_SHOT;

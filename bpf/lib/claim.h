@@ -5,9 +5,9 @@
  * The sender (bpf/sockops_claim.bpf.c) stamps every SYN and SYN-ACK with a 20-byte TCP option
  * (kind 254, RFC 6994 ExID CLAIM_EXID) carrying {version, epoch, sending node, identity, MAC}.
  * The receiver's policy TC program calls claim_verify() on SYN / SYN-ACK packets before they
- * reach a socket. The MAC is SipHash-2-4 under the pairwise node key over a fixed 56-byte
- * message (claim_mac below): identity, node, epoch, version, direction, both ports, the ISN,
- * the peer's ISN (SYN-ACK) and both addresses.
+ * reach a socket. The MAC is SipHash-2-4 under the pairwise node key over a 32-byte (IPv4) or
+ * 56-byte (IPv6) message (claim_mac below): identity, node, epoch, version, direction, both
+ * ports, the ISN, the peer's ISN (SYN-ACK) and both addresses.
  *
  * Include after vmlinux.h and bpf_helpers.h. Assumes a little-endian machine (x86_64, arm64):
  * MAC message words are composed from in-memory network-order address words.
@@ -20,12 +20,14 @@
 #include "lib/skb_load.h"
 #include "maps/claim.h"
 #include "maps/claim_verify_memo.h"
+#include "maps/claim_scratch.h"
 
 #define CLAIM_TCPOPT_EXP 254       /* RFC 4727 experimental option kind */
 #define CLAIM_EXID 0xD1F0          /* RFC 6994 ExID (not IANA-registered; difw-private) */
 #define CLAIM_OPT_LEN 20           /* kind, len, ExID(2), ver, epoch, node(2), identity(4), MAC(8) */
 #define CLAIM_VERSION 1
-#define CLAIM_MAC_WORDS 7          /* 56-byte MAC message */
+#define CLAIM_MAC_WORDS 7          /* 56-byte MAC message (IPv6 addresses) */
+#define CLAIM_MAC_WORDS_V4 4       /* 32-byte MAC message (both addresses IPv4) */
 
 #define CLAIM_AF_INET 2
 #define CLAIM_AF_INET6 10
@@ -83,15 +85,31 @@ struct claim_mac_in {
 	struct claim_addr saddr, daddr;
 };
 
+static __always_inline int claim_addr_is_v4(const struct claim_addr *a)
+{
+	return a->a[0] == 0 && a->a[1] == 0 && a->a[2] == bpf_htonl(0x0000ffff);
+}
+
+/*
+ * The MAC message (docs/wire-format.md): three words of claim and connection fields, then the
+ * addresses: one word holding both IPv4 addresses when both are v4-mapped (32-byte message),
+ * else four words of the two 16-byte addresses (56 bytes). Byte 9 names the form (4 or 6).
+ */
 static __always_inline __u64 claim_mac(const struct claim_key *k, const struct claim_mac_in *in)
 {
 	struct siphash_state s;
+	__u64 v4 = claim_addr_is_v4(&in->saddr) && claim_addr_is_v4(&in->daddr);
 
 	siphash_init(&s, k->k0, k->k1);
 	siphash_word(&s, (__u64)CLAIM_VERSION | ((__u64)in->is_synack << 8) |
 				 ((__u64)in->node_id << 16) | ((__u64)in->identity << 32));
-	siphash_word(&s, (__u64)in->epoch | ((__u64)in->sport << 16) | ((__u64)in->dport << 32));
+	siphash_word(&s, (__u64)in->epoch | ((v4 ? 4ull : 6ull) << 8) | ((__u64)in->sport << 16) |
+				 ((__u64)in->dport << 32));
 	siphash_word(&s, (__u64)in->isn | ((__u64)in->peer_isn << 32));
+	if (v4) {
+		siphash_word(&s, (__u64)in->saddr.a[3] | ((__u64)in->daddr.a[3] << 32));
+		return siphash_final(&s, CLAIM_MAC_WORDS_V4);
+	}
 	siphash_word(&s, (__u64)in->saddr.a[0] | ((__u64)in->saddr.a[1] << 32));
 	siphash_word(&s, (__u64)in->saddr.a[2] | ((__u64)in->saddr.a[3] << 32));
 	siphash_word(&s, (__u64)in->daddr.a[0] | ((__u64)in->daddr.a[1] << 32));
@@ -121,18 +139,13 @@ static __always_inline void claim_stat_bump(__u32 idx)
 #define CLAIM_TH_SYN 0x02
 #define CLAIM_TH_ACK 0x10
 
-/* State of the TCP option walk (one bpf_loop step per option). */
-struct claim_walk {
-	__u8 opts[64];   /* the option bytes, zero beyond optlen */
-	__u32 optlen;
-	__u32 off;
-	__u32 found;     /* offset of the claim option, 0xffff if none */
-	__u32 result;    /* CLAIM_NONE, or CLAIM_TRUNCATED on a cut experimental option */
-};
-
 static long claim_walk_step(__u64 i, void *ctx)
 {
-	struct claim_walk *w = ctx;
+	__u32 zero = 0;
+	struct claim_walk *w = bpf_map_lookup_elem(&claim_scratch, &zero);
+
+	if (!w)
+		return 1;
 	__u32 off = w->off;
 	__u8 kind, len;
 
@@ -224,7 +237,7 @@ static __always_inline enum claim_result claim_verify_opts(struct __sk_buff *skb
 							   __u32 *identity, __u32 vflags)
 {
 	__u8 th[20];
-	struct claim_walk w = {};
+	struct claim_walk *w;
 	struct claim_opt co;
 	struct claim_mac_in in;
 	__u32 optlen, found;
@@ -242,48 +255,81 @@ static __always_inline enum claim_result claim_verify_opts(struct __sk_buff *skb
 		return CLAIM_NONE;
 	if (optlen > 40)
 		return CLAIM_TRUNCATED;
-	if (bpf_skb_load_bytes(skb, c->l4_off + 20, w.opts, optlen) < 0)
+	w = bpf_map_lookup_elem(&claim_scratch, &zero);
+	if (!w)
+		return CLAIM_NONE; /* cannot happen (per-CPU array, index 0) */
+	if (bpf_skb_load_bytes(skb, c->l4_off + 20, w->opts, optlen) < 0)
 		return CLAIM_TRUNCATED; /* header longer than the packet */
 
-	w.optlen = optlen;
-	w.off = 0;
-	w.found = 0xffff;
-	w.result = CLAIM_NONE;
+	w->optlen = optlen;
+	w->off = 0;
+	w->found = 0xffff;
+	w->result = CLAIM_NONE;
 	/* Fast path: Linux appends options written by BPF after its own, so a claim stamped by
 	 * sockops_claim is the last 20 bytes of the option block; taking it from there saves
 	 * ~60 ns per SYN. It can differ from the walk only on hand-built option blocks (a claim
 	 * after an EOL is taken; claim-like bytes at the tail inside another option are taken and
 	 * fail the MAC). Whatever is taken must still carry a valid MAC over this packet's own
 	 * fields, so the shortcut never makes a claim verify that was not made for this packet. */
-	if (optlen >= CLAIM_OPT_LEN && w.opts[(optlen - 20) & 63] == CLAIM_TCPOPT_EXP &&
-	    w.opts[(optlen - 19) & 63] == CLAIM_OPT_LEN && w.opts[(optlen - 18) & 63] == (CLAIM_EXID >> 8) &&
-	    w.opts[(optlen - 17) & 63] == (CLAIM_EXID & 0xff)) {
+	if (optlen >= CLAIM_OPT_LEN && w->opts[(optlen - 20) & 63] == CLAIM_TCPOPT_EXP &&
+	    w->opts[(optlen - 19) & 63] == CLAIM_OPT_LEN && w->opts[(optlen - 18) & 63] == (CLAIM_EXID >> 8) &&
+	    w->opts[(optlen - 17) & 63] == (CLAIM_EXID & 0xff)) {
 		found = optlen - 20;
 	} else {
 		/* Walk the options (at most 40 bytes, so at most 40 steps). bpf_loop keeps the
 		 * verifier's work linear (an open-coded loop here exceeds its 1M-insn budget); the
 		 * kernel inlines it (constant callback, no flags). */
-		bpf_loop(40, claim_walk_step, &w, 0);
-		if (w.result != CLAIM_NONE)
-			return w.result;
-		found = w.found;
+		bpf_loop(40, claim_walk_step, NULL, 0);
+		if (w->result != CLAIM_NONE)
+			return w->result;
+		found = w->found;
 	}
 	if (found == 0xffff)
 		return CLAIM_NONE;
-	if (w.opts[(found + 1) & 63] != CLAIM_OPT_LEN || found + CLAIM_OPT_LEN > optlen)
+	if (w->opts[(found + 1) & 63] != CLAIM_OPT_LEN || found + CLAIM_OPT_LEN > optlen)
 		return CLAIM_TRUNCATED;
-	/* Copy the claim out of the walk buffer (byte loads: variable stack offsets must be
-	 * aligned to the access size). */
+	/* Copy the claim out of the walk buffer (byte loads at a variable offset). */
 	{
 		__u8 *dst = (__u8 *)&co;
 		int k;
 
 #pragma unroll
 		for (k = 0; k < CLAIM_OPT_LEN; k++)
-			dst[k] = w.opts[(found + k) & 63];
+			dst[k] = w->opts[(found + k) & 63];
 	}
 	if (co.version != CLAIM_VERSION)
 		return CLAIM_BAD_MAC;
+
+	in.identity = bpf_ntohl(co.identity);
+	in.node_id = bpf_ntohs(co.node_id);
+	in.epoch = co.epoch;
+	in.is_synack = (th[13] & CLAIM_TH_ACK) ? 1 : 0;
+	in.sport = ((__u16)th[0] << 8) | th[1];
+	in.dport = ((__u16)th[2] << 8) | th[3];
+	in.isn = ((__u32)th[4] << 24) | ((__u32)th[5] << 16) | ((__u32)th[6] << 8) | th[7];
+	in.peer_isn = in.is_synack ? (((__u32)th[8] << 24) | ((__u32)th[9] << 16) |
+				      ((__u32)th[10] << 8) | th[11]) - 1 : 0;
+	if ((vflags & CLAIM_V_PENDING) && (!in.is_synack || in.peer_isn != c->expect_peer_isn))
+		return CLAIM_REPLAY;
+	if (c->family == CLAIM_AF_INET6) {
+		__builtin_memcpy(&in.saddr, c->saddr, 16);
+		__builtin_memcpy(&in.daddr, c->daddr, 16);
+	} else {
+		claim_addr_v4(&in.saddr, c->saddr[0]);
+		claim_addr_v4(&in.daddr, c->daddr[0]);
+	}
+
+
+	/* Touch the replay slot now (claim_replay_slot: the claimed fields pick it), so its cache
+	 * line comes in while the config, the memo and the MAC are worked out: a cold slot costs
+	 * several hundred ns on a busy VM. The value is read again, from cache, below. */
+	if ((vflags & CLAIM_V_REPLAY) && !(vflags & CLAIM_V_PENDING)) {
+		__u32 slot = claim_replay_slot(&in);
+		__u64 *early = bpf_map_lookup_elem(&claim_replay, &slot);
+
+		if (early)
+			(void)*(volatile __u64 *)early;
+	}
 
 	struct claim_cfg *cfg = bpf_map_lookup_elem(&claim_cfg, &zero);
 	if (!cfg || !cfg->node_id)
@@ -292,8 +338,7 @@ static __always_inline enum claim_result claim_verify_opts(struct __sk_buff *skb
 	if (age > 1 && age != 255) /* previous, current or next epoch */
 		return CLAIM_STALE;
 
-	struct claim_key_id kid = { .node_id = bpf_ntohs(co.node_id), .epoch = co.epoch };
-	in.identity = bpf_ntohl(co.identity);
+	struct claim_key_id kid = { .node_id = in.node_id, .epoch = in.epoch };
 
 	/* The key, and that the sending node hosts the identity (claim_hosted): from this CPU's
 	 * memo when it is current, else from the maps and then remembered. Both are facts of the
@@ -322,27 +367,7 @@ static __always_inline enum claim_result claim_verify_opts(struct __sk_buff *skb
 		}
 	}
 
-	in.node_id = kid.node_id;
-	in.epoch = co.epoch;
-	in.is_synack = (th[13] & CLAIM_TH_ACK) ? 1 : 0;
-	in.sport = ((__u16)th[0] << 8) | th[1];
-	in.dport = ((__u16)th[2] << 8) | th[3];
-	in.isn = ((__u32)th[4] << 24) | ((__u32)th[5] << 16) | ((__u32)th[6] << 8) | th[7];
-	in.peer_isn = in.is_synack ? (((__u32)th[8] << 24) | ((__u32)th[9] << 16) |
-				      ((__u32)th[10] << 8) | th[11]) - 1 : 0;
-	if ((vflags & CLAIM_V_PENDING) && (!in.is_synack || in.peer_isn != c->expect_peer_isn))
-		return CLAIM_REPLAY;
-	if (c->family == CLAIM_AF_INET6) {
-		__builtin_memcpy(&in.saddr, c->saddr, 16);
-		__builtin_memcpy(&in.daddr, c->daddr, 16);
-	} else {
-		claim_addr_v4(&in.saddr, c->saddr[0]);
-		claim_addr_v4(&in.daddr, c->daddr[0]);
-	}
-
-	/* Replay slot: chosen from the claimed fields, not from the MAC, so its cache line is
-	 * fetched while the MAC is computed (a cold slot costs several hundred ns on a busy VM;
-	 * overlapped with SipHash it is mostly hidden). Only verified claims are ever written. */
+	/* Replay slot (only verified claims are ever written to it). */
 	__u64 *seen = NULL;
 	__u64 cur = 0;
 	if ((vflags & CLAIM_V_REPLAY) && !(vflags & CLAIM_V_PENDING)) {

@@ -11,6 +11,7 @@ export const CLAIM_EXID = 0xd1f0;
 export const CLAIM_OPT_LEN = 20;
 export const CLAIM_VERSION = 1;
 export const CLAIM_MAC_BYTES = 56;
+export const CLAIM_MAC_BYTES_V4 = 32;
 
 /** Mirrors enum claim_result in bpf/lib/claim.h. */
 export enum ClaimResult {
@@ -71,20 +72,37 @@ export function addrBytes(ip: string): Buffer {
   return b;
 }
 
-/** The 56-byte MAC message (seven little-endian 64-bit words, docs/wire-format.md). */
+/** True for an IPv4 address, or an IPv6 one of the form ::ffff:a.b.c.d. */
+function isV4Mapped(a: Buffer): boolean {
+  return a.readUInt32BE(0) === 0 && a.readUInt32BE(4) === 0 && a.readUInt32BE(8) === 0xffff;
+}
+
+/**
+ * The MAC message (docs/wire-format.md): little-endian 64-bit words. 32 bytes when both
+ * addresses are IPv4 (v4-mapped), else 56; byte 9 says which (4 or 6).
+ */
 export function claimMessage(o: Pick<ClaimOption, 'identity' | 'node' | 'epoch'> & { version?: number }, c: ClaimConn): Buffer {
-  const m = Buffer.alloc(CLAIM_MAC_BYTES);
+  const src = addrBytes(c.saddr);
+  const dst = addrBytes(c.daddr);
+  const v4 = isV4Mapped(src) && isV4Mapped(dst);
+  const m = Buffer.alloc(v4 ? CLAIM_MAC_BYTES_V4 : CLAIM_MAC_BYTES);
   m.writeUInt8(o.version ?? CLAIM_VERSION, 0);
   m.writeUInt8(c.synack ? 1 : 0, 1);
   m.writeUInt16LE(o.node, 2);
   m.writeUInt32LE(o.identity >>> 0, 4);
   m.writeUInt8(o.epoch, 8);
+  m.writeUInt8(v4 ? 4 : 6, 9);
   m.writeUInt16LE(c.sport, 10);
   m.writeUInt16LE(c.dport, 12);
   m.writeUInt32LE(c.isn >>> 0, 16);
   m.writeUInt32LE(c.peerIsn >>> 0, 20);
-  addrBytes(c.saddr).copy(m, 24);
-  addrBytes(c.daddr).copy(m, 40);
+  if (v4) {
+    src.copy(m, 24, 12);
+    dst.copy(m, 28, 12);
+  } else {
+    src.copy(m, 24);
+    dst.copy(m, 40);
+  }
   return m;
 }
 

@@ -35,6 +35,7 @@ const ACK = 0x10;
 const SYN = 0x02;
 const SYNACK = 0x12;
 const RST = 0x04;
+const FIN = 0x01;
 
 const SERVER_IP = '198.19.1.10';
 const CLIENT_IP = '198.19.2.11';
@@ -203,8 +204,18 @@ test('pod policy datapath packet tables', async (t) => {
     assert.equal(run(from, seg(SERVER_IP, CLIENT_IP, 80, c.sport, SYNACK)), OK, "server's SYN-ACK");
     assert.equal(run(to, seg(CLIENT_IP, SERVER_IP, c.sport, 80)), OK, "client's ACK");
     assert.equal(run(from, seg(SERVER_IP, CLIENT_IP, 80, c.sport)), OK, 'server data');
+    await resetEvents();
     assert.equal(run(from, seg(SERVER_IP, CLIENT_IP, 80, c.sport + 1000)), SHOT, 'no conntrack entry');
     assert.equal(run(to, seg(OTHER_IP, SERVER_IP, 5555, 80)), SHOT, 'ACK without a handshake');
+    await settle();
+    assert.deepEqual(events.map((e) => `${e.direction} ${e.reason}`), ['egress no-conntrack', 'ingress no-conntrack']);
+    // A FIN or RST of a flow the pod has no entry for (a straggler of a connection the other
+    // side's RST just ended) is dropped too, without an event.
+    await resetEvents();
+    assert.equal(run(from, seg(SERVER_IP, CLIENT_IP, 80, c.sport + 1001, FIN | ACK)), SHOT, 'FIN after the entry went');
+    assert.equal(run(to, seg(OTHER_IP, SERVER_IP, 5556, 80, RST)), SHOT, 'RST of an unknown flow');
+    await settle();
+    assert.deepEqual(events, []);
   });
 
   await t.test('SYN retransmission passes; the same SYN replayed after the handshake, or a new ISN on the same ports, is judged afresh', () => {

@@ -58,9 +58,14 @@ test('claim message binds every field and the option round-trips', () => {
   const conn = { saddr: '198.18.0.1', daddr: '198.18.0.2', sport: 40000, dport: 80, isn: 0xdeadbeef, peerIsn: 0, synack: false };
   const o = { identity: 4242, node: 3, epoch: 9 };
   const m = claimMessage(o, conn);
-  assert.equal(m.length, 56);
-  assert.equal(m.toString('hex'), '010003009210000009' + '00' + '409c' + '5000' + '0000' + 'efbeadde' + '00000000' +
-    '00000000000000000000ffffc6120001' + '00000000000000000000ffffc6120002');
+  assert.equal(m.length, 32);
+  assert.equal(m.toString('hex'), '010003009210000009' + '04' + '409c' + '5000' + '0000' + 'efbeadde' + '00000000' + 'c6120001' + 'c6120002');
+  const m6 = claimMessage(o, { ...conn, saddr: '2001:db8::1', daddr: '2001:db8::2' });
+  assert.equal(m6.length, 56);
+  assert.equal(m6.toString('hex'), '010003009210000009' + '06' + '409c' + '5000' + '0000' + 'efbeadde' + '00000000' +
+    '20010db8000000000000000000000001' + '20010db8000000000000000000000002');
+  // an IPv6 socket's v4-mapped addresses are the IPv4 form: the MAC is the same as for IPv4
+  assert.ok(claimMessage(o, { ...conn, saddr: '::ffff:198.18.0.1', daddr: '::ffff:198.18.0.2' }).equals(m));
   const key = pairKey(newClusterSecret(), 3, 5, 9);
   const base = claimMac(key, o, conn);
   const variants = [
