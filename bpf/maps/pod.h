@@ -8,4 +8,5 @@
 #include "maps/pod_policy.h"
 #include "maps/pod_ct.h"
 #include "maps/pod_events.h"
+#include "maps/pod_ev_budget.h"
 #endif

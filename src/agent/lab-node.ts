@@ -1,7 +1,7 @@
 /**
  * The node agent of a `difw lab` node (identity mode). One per lab node, running inside the
  * node's network namespace. It serves a small API on a root-only unix socket:
- *   GET /v1/health   -> {node, revision, datapath, pods}
+ *   GET /v1/health   -> {node, revision, datapath, pods, eventsLost}
  *   PUT /v1/tables   {revision, tables, pods, claims} -> applies it, answers {node, revision, applyMs}
  * Pushes are applied one at a time in arrival order; a push older than the enforced revision is
  * acknowledged without being applied (the newer state already covers it).
@@ -46,7 +46,7 @@ export async function runLabNodeAgent(opts: LabNodeAgentOptions): Promise<void> 
   let queue: Promise<unknown> = Promise.resolve();
 
   const app = fastify({ loggerInstance: log.child({ component: 'api' }), bodyLimit: 64 * 1024 * 1024, disableRequestLogging: true });
-  app.get('/v1/health', async () => ({ node: opts.node, revision, datapath: dp.kind, pods }));
+  app.get('/v1/health', async () => ({ node: opts.node, revision, datapath: dp.kind, pods, eventsLost: dp.eventsLost?.() ?? 0 }));
   app.put('/v1/tables', async (req, reply) => {
     const parsed = TablesPush.safeParse(req.body);
     if (!parsed.success) {

@@ -44,5 +44,5 @@ export type TablesPush = z.infer<typeof TablesPush>;
 export const Ack = z.object({ node: z.string(), revision: z.number().int(), applyMs: z.number().optional() });
 export type Ack = z.infer<typeof Ack>;
 
-export const Health = z.object({ node: z.string(), revision: z.number().int(), datapath: z.string(), pods: z.number().int() });
+export const Health = z.object({ node: z.string(), revision: z.number().int(), datapath: z.string(), pods: z.number().int(), eventsLost: z.number().int().nonnegative() });
 export type Health = z.infer<typeof Health>;

@@ -11,6 +11,8 @@ export interface NodeDatapath {
   readonly kind: string;
   /** Make the node enforce `push` (attach new pods, detach gone ones, swap tables). */
   apply(push: TablesPush): Promise<void>;
+  /** Flow events the datapath could not report (rate limit, full ring buffer). */
+  eventsLost?(): number;
   close(): Promise<void>;
 }
 

@@ -20,6 +20,7 @@ interface PodDatapathLike {
   attachPod(ifindex: number): void;
   detachPod(ifindex: number): void;
   apply(tables: unknown): void;
+  eventsLost?(): number;
   close(): void;
 }
 
@@ -140,6 +141,10 @@ export class LabNodeDatapath implements NodeDatapath {
       this.claims.deleteLocal(prev.id);
     }
     this.#local = local;
+  }
+
+  eventsLost(): number {
+    return this.pods.eventsLost?.() ?? 0;
   }
 
   async close(): Promise<void> {

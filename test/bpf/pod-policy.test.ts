@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { PodDatapath, type PodEvent } from '../../src/policy/netpol/datapath.js';
 import { compileNode, type NodeTables } from '../../src/policy/netpol/compile.js';
 import { buildCluster } from '../../src/policy/netpol/cluster.js';
@@ -360,6 +361,24 @@ test('pod policy datapath packet tables', async (t) => {
     objs = [...baseObjects({ app: 'renamed' }), serverPolicy];
     dp.apply(compile(objs));
     assert.equal(run(to, seg(CLIENT_IP, SERVER_IP, c.sport, 80)), SHOT);
+  });
+
+  await t.test('a flood of drops is reported up to the per-CPU event budget; the rest is counted as lost', async () => {
+    objs = [...baseObjects(), serverPolicy];
+    dp.apply(compile(objs));
+    await resetEvents();
+    const lost0 = dp.eventsLost();
+    const flood = 4000 * availableParallelism();
+    const denied = syn(conn(OTHER_IP, SERVER_IP, 80), otherId);
+    assert.equal(to.testRun({ data: denied, repeat: flood }).retval, SHOT);
+    await settle();
+    const lost = dp.eventsLost() - lost0;
+    t.diagnostic(`${flood} drops: ${events.length} events, ${lost} lost`);
+    assert.ok(events.length >= 1, 'the first drops are reported');
+    // POD_EV_BURST (1000) per CPU the run touched, plus the refill (1000/s per CPU) while it ran
+    assert.ok(events.length <= 2000 * availableParallelism(), `at most the burst (+ refill) is reported, got ${events.length}`);
+    assert.equal(events.length + lost, flood, 'every drop is either reported or counted');
+    await resetEvents();
   });
 
   await t.test('DifwPolicy: deny wins over an allow; audit mode reports and passes', async () => {

@@ -384,6 +384,21 @@ print("sent", flush=True)
   assert.equal(delta[ClaimResult.BAD_MAC], 2, 'claim spliced onto another port, and a flipped MAC bit');
   assert.equal(delta[ClaimResult.NONE], 1, 'stripped claim');
   assert.equal(delta[ClaimResult.OK], 0);
+
+  // 4. A relabelled workload: the sender's per-CPU plan memo must not outlive the change. The
+  // next SYN from the same cgroup to the same server carries the new identity.
+  const RELABELLED = CLIENT_ID + 1;
+  dpA.setLocalIdentity(cgClient, RELABELLED);
+  dpB.setHosted(CLIENT_NODE, RELABELLED, true);
+  const [s2cmd, ...s2args] = inNs(nsS, cgServer, ['python3', join(work, 'server.py'), V4.server, V6.server, '1']);
+  const server2 = spawn(s2cmd!, s2args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(server2);
+  await waitForLine(server2, 'stdout', /listening/, 10_000);
+  const okBefore = readObserver(outB).per[ClaimResult.OK]!;
+  assert.match(runIn(nsC, cgClient, ['python3', join(work, 'client.py'), V4.server], 20_000), /done/);
+  const relabelled = readObserver(outB);
+  assert.equal(relabelled.per[ClaimResult.OK], okBefore + 1, 'the relabelled SYN verified');
+  assert.equal(relabelled.identity, RELABELLED, 'and carried the new identity');
 });
 
 const ECHO_SERVER_PY = `

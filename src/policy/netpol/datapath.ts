@@ -29,7 +29,7 @@ import { DifwError } from '../../errors.js';
 import { logger as mkLogger, type Logger } from '../../log.js';
 import { lookupMasks, type NodeTables, type EndpointEntry } from './compile.js';
 import { parseCidr, addrBytes } from './cidr.js';
-import { podConfig, podEpKey, podEpVal, podIpcKey, podIpcVal, podPolicyKey, podPolicyVal, podEvent, policyFlags, EV, EVF, REASON } from './layouts.js';
+import { podConfig, podEpKey, podEpVal, podIpcKey, podIpcVal, podPolicyKey, podPolicyVal, podEvent, podEvBudget, policyFlags, EV, EVF, REASON } from './layouts.js';
 
 export interface PodDatapathOptions {
   pinDir: string;
@@ -139,6 +139,7 @@ export class PodDatapath {
   readonly #ipc: BpfMap;
   readonly #pol: BpfMap;
   readonly #ct: BpfMap;
+  readonly #budget: BpfMap;
   readonly #ring: RingBuffer;
   #attached = new Set<number>();
   /** What this process wrote per generation; undefined = unknown (scan the map). */
@@ -165,6 +166,7 @@ export class PodDatapath {
     this.#ipc = obj.map('pod_ipcache');
     this.#pol = obj.map('pod_policy');
     this.#ct = obj.map('pod_ct');
+    this.#budget = obj.map('pod_ev_budget');
     this.#ring = new RingBuffer(obj.map('pod_events'), (rec) => onEvent(this.#decode(rec)), { logger: log });
     this.#ring.start();
   }
@@ -190,6 +192,12 @@ export class PodDatapath {
 
   get revision(): number {
     return this.#config().revision;
+  }
+
+  /** Events the programs did not emit (per-CPU rate limit reached, or the ring buffer full). */
+  eventsLost(): number {
+    const per = this.#budget.lookupPerCpu(Buffer.alloc(4)) ?? [];
+    return per.reduce((sum, v) => sum + Number(podEvBudget.decode(v).lost), 0);
   }
 
   #config() {

@@ -85,7 +85,14 @@ export const podEvent = struct('pod_event', [
   ['_pad', u8],
 ] as const);
 
-export const podStructs: readonly StructCodec<any>[] = [podConfig, podEpKey, podEpVal, podIpcKey, podIpcVal, podPolicyKey, podPolicyVal, podCtKey, podCtVal, podEvent];
+/** pod_ev_budget: per-CPU token bucket of pod_events (bpf/maps/pod_ev_budget.h). */
+export const podEvBudget = struct('pod_ev_budget', [
+  ['last_ns', u64],
+  ['tokens', u64],
+  ['lost', u64],
+] as const);
+
+export const podStructs: readonly StructCodec<any>[] = [podConfig, podEpKey, podEpVal, podIpcKey, podIpcVal, podPolicyKey, podPolicyVal, podCtKey, podCtVal, podEvent, podEvBudget];
 export const podHeaders = ['maps/pod.h'];
 
 /** Policy key flags byte: direction bit 0, port kind bits 1-2, generation bit 7. */
