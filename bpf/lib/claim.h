@@ -19,8 +19,10 @@
 #include "lib/siphash.h"
 #include "lib/skb_load.h"
 #include "maps/claim.h"
+#ifndef CLAIM_SENDER_ONLY
 #include "maps/claim_verify_memo.h"
 #include "maps/claim_scratch.h"
+#endif
 
 #define CLAIM_TCPOPT_EXP 254       /* RFC 4727 experimental option kind */
 #define CLAIM_EXID 0xD1F0          /* RFC 6994 ExID (not IANA-registered; difw-private) */
@@ -138,6 +140,10 @@ static __always_inline void claim_stat_bump(__u32 idx)
 /* TCP header flag bits (byte 13). */
 #define CLAIM_TH_SYN 0x02
 #define CLAIM_TH_ACK 0x10
+
+/* Everything below is the receiver's (the policy programs). The sender (sockops_claim.bpf.c)
+ * defines CLAIM_SENDER_ONLY: its object then holds neither this code nor its per-CPU maps. */
+#ifndef CLAIM_SENDER_ONLY
 
 static long claim_walk_step(__u64 i, void *ctx)
 {
@@ -429,5 +435,7 @@ static __always_inline enum claim_result claim_verify_pending(struct __sk_buff *
 	claim_stat_bump(r);
 	return r;
 }
+
+#endif /* !CLAIM_SENDER_ONLY */
 
 #endif /* DIFW_LIB_CLAIM_H */
