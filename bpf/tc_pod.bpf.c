@@ -28,6 +28,7 @@
 #include "lib/pod_parse.h"
 #include "lib/pod_claim.h"
 #include "lib/pod_policy.h"
+#include "lib/token_bucket.h"
 
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
@@ -109,25 +110,6 @@ static __always_inline void pod_reresolve(__u32 gen, __u8 family, const __u8 *re
 	pp->ctflags = f;
 }
 
-/* A token from this CPU's event budget (maps/pod_ev_budget.h); counts the refusal otherwise. */
-static __always_inline int pod_ev_take(struct pod_ev_budget *b, __u64 now)
-{
-	__u64 el = now - b->last_ns;
-
-	if (el >= 1000000000ull / POD_EV_RATE) {
-		__u64 t = b->tokens + el / (1000000000ull / POD_EV_RATE);
-
-		b->tokens = t > POD_EV_BURST ? POD_EV_BURST : t;
-		b->last_ns = now;
-	}
-	if (!b->tokens) {
-		b->lost++;
-		return 0;
-	}
-	b->tokens--;
-	return 1;
-}
-
 static __always_inline void pod_emit(const struct pod_ct_key *k, __u32 local_id, __u32 peer, __u32 rev, __u8 dir,
 				     __u8 verdict, __u8 reason, __u16 ctflags, __u8 claim)
 {
@@ -135,8 +117,12 @@ static __always_inline void pod_emit(const struct pod_ct_key *k, __u32 local_id,
 	__u64 now = bpf_ktime_get_ns();
 	struct pod_ev_budget *b = bpf_map_lookup_elem(&pod_ev_budget, &zero);
 
-	if (!b || !pod_ev_take(b, now))
+	if (!b)
 		return;
+	if (!token_take(&b->last_ns, &b->tokens, POD_EV_RATE, POD_EV_BURST, now)) {
+		b->lost++;
+		return;
+	}
 	struct pod_event *e = bpf_ringbuf_reserve(&pod_events, sizeof(*e), 0);
 	if (!e) {
 		b->lost++;

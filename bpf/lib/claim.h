@@ -325,16 +325,17 @@ static __always_inline enum claim_result claim_verify_opts(struct __sk_buff *skb
 		claim_addr_v4(&in.daddr, c->daddr[0]);
 	}
 
-
-	/* Touch the replay slot now (claim_replay_slot: the claimed fields pick it), so its cache
-	 * line comes in while the config, the memo and the MAC are worked out: a cold slot costs
-	 * several hundred ns on a busy VM. The value is read again, from cache, below. */
+	/* Replay slot (claim_replay_slot: the claimed fields pick it; only verified claims are ever
+	 * written to it). Touched now, so its cache line comes in while the config, the memo and
+	 * the MAC are worked out: a cold slot costs several hundred ns on a busy VM. */
+	__u64 *seen = NULL;
 	if ((vflags & CLAIM_V_REPLAY) && !(vflags & CLAIM_V_PENDING)) {
 		__u32 slot = claim_replay_slot(&in);
-		__u64 *early = bpf_map_lookup_elem(&claim_replay, &slot);
 
-		if (early)
-			(void)*(volatile __u64 *)early;
+		seen = bpf_map_lookup_elem(&claim_replay, &slot);
+		if (!seen)
+			return CLAIM_REPLAY; /* cannot happen (array, index masked): fail closed */
+		(void)*(volatile __u64 *)seen;
 	}
 
 	struct claim_cfg *cfg = bpf_map_lookup_elem(&claim_cfg, &zero);
@@ -373,17 +374,7 @@ static __always_inline enum claim_result claim_verify_opts(struct __sk_buff *skb
 		}
 	}
 
-	/* Replay slot (only verified claims are ever written to it). */
-	__u64 *seen = NULL;
-	__u64 cur = 0;
-	if ((vflags & CLAIM_V_REPLAY) && !(vflags & CLAIM_V_PENDING)) {
-		__u32 slot = claim_replay_slot(&in);
-
-		seen = bpf_map_lookup_elem(&claim_replay, &slot);
-		if (!seen)
-			return CLAIM_REPLAY; /* cannot happen (array, index masked): fail closed */
-		cur = *(volatile __u64 *)seen;
-	}
+	__u64 cur = seen ? *(volatile __u64 *)seen : 0;
 
 	__u64 mac = claim_mac(key, &in);
 	__u64 got;

@@ -5,6 +5,7 @@
 #define DIFW_LIB_EVENTS_H
 #include "common.h"
 #include "parse.h"
+#include "token_bucket.h"
 
 #define FW_EV_DEFAULT_RATE 200
 #define FW_EV_DEFAULT_BURST 400
@@ -15,19 +16,8 @@ DIFW_INLINE int ev_take_token(const struct fw_config *cfg, __u64 now)
 	struct ev_budget *b = bpf_map_lookup_elem(&fw_ev_budget, &zero);
 	if (!b)
 		return 0;
-	__u64 rate = cfg->event_rate ? cfg->event_rate : FW_EV_DEFAULT_RATE;
-	__u64 burst = cfg->event_burst ? cfg->event_burst : FW_EV_DEFAULT_BURST;
-	__u64 el = now - b->last_ns;
-	if (el >= NSEC_PER_SEC / rate) {
-		__u64 add = el / (NSEC_PER_SEC / rate);
-		__u64 t = b->tokens + add;
-		b->tokens = t > burst ? burst : t;
-		b->last_ns = now;
-	}
-	if (b->tokens == 0)
-		return 0;
-	b->tokens -= 1;
-	return 1;
+	return token_take(&b->last_ns, &b->tokens, cfg->event_rate ? cfg->event_rate : FW_EV_DEFAULT_RATE,
+			  cfg->event_burst ? cfg->event_burst : FW_EV_DEFAULT_BURST, now);
 }
 
 DIFW_INLINE void emit_event(const struct pkt *p, const struct fw_config *cfg, __u64 now, __u8 tag, __u8 chain,
