@@ -6,7 +6,7 @@
  * Writers hold `paths.lockFile` (see `mutateState`), so concurrent commands serialize: each reads
  * the state after the previous one saved it.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { netnsCookie } from '../bpf/libbpf.js';
 import { z } from 'zod';
@@ -14,6 +14,7 @@ import { DifwError } from '../errors.js';
 import { DEFAULT_STATE, type FirewallState } from '../ufw/model.js';
 import { writeFileAtomic, withLockAsync } from './atomic.js';
 import type { NetnsPaths } from './paths.js';
+import { liveNetnsInodes, sweepDeadNamespaces } from './gc.js';
 
 const policy = z.enum(['allow', 'deny', 'reject']);
 
@@ -117,9 +118,19 @@ export function serializeState(state: FirewallState): string {
 
 /** Save atomically. Callers hold the namespace lock (see mutateState). */
 export function saveState(paths: NetnsPaths, state: FirewallState): void {
+  const first = !existsSync(paths.stateFile);
   writeFileAtomic(paths.stateFile, serializeState(state), 0o600);
   const cookie = paths.id === 'host' ? undefined : netnsCookie();
   if (cookie !== undefined) writeFileAtomic(cookieFile(paths), `${cookie}\n`, 0o600);
+  // A namespace new to difw: a good moment to drop what dead ones left behind (src/state/gc.ts).
+  // Best effort: a failed sweep leaves leftovers, never a failed command.
+  if (first && /^ns-\d+$/.test(paths.id)) {
+    try {
+      sweepDeadNamespaces(liveNetnsInodes());
+    } catch {
+      /* leftovers stay until the next sweep */
+    }
+  }
 }
 
 /**
