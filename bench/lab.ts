@@ -6,6 +6,8 @@
  *     clients take turns on the same core in 200 ms slices (nettool tcp-turns), so both see the
  *     same machine slice by slice; the target row is the median of the per-slice-pair ratios.
  *     The same is measured with pod conntrack sized 262,144 entries instead of the default;
+ *   - where the verified lab's time goes: BPF run time per connection of each identity program
+ *     (kernel run-time accounting, on only for that run);
  *   - apply-to-enforcement: time from the control plane accepting one NetworkPolicy to every node
  *     acknowledging the revision (in-process, the store + compile + push + ack path), and the
  *     wall time of the `difw apply -f` command (adds the CLI's start-up).
@@ -23,6 +25,7 @@ import { labConfig } from '../src/lab/config.js';
 import { labController } from '../src/lab/runtime.js';
 import type { KubeObject } from '../src/controlplane/store.js';
 import { POD_CT_ENTRIES } from '../src/policy/netpol/datapath.js';
+import { enableRunTimeStats } from '../src/bpf/index.js';
 
 const PREFIX = 'db'; // the lab with difw enforcing
 const PREFIX_ABSENT = 'da'; // the same lab with no datapath at all
@@ -129,6 +132,61 @@ function pairedRatio(a: TurnResult, b: TurnResult): { median: number; q1: number
   return { median: median(r), q1: s[Math.floor(s.length / 4)]!, q3: s[Math.floor((3 * s.length) / 4)]! };
 }
 
+/** The programs of the identity datapath, by name (bpf/sockops_claim.bpf.c, bpf/tc_pod.bpf.c). */
+const LAB_PROGRAMS = ['difw_claim_sockops', 'pod_from', 'pod_to'] as const;
+
+/** run_cnt and run_time_ns of every loaded program named in LAB_PROGRAMS, by program id. */
+function progStats(): Map<number, { name: string; runs: number; ns: number }> {
+  const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`bpftool prog show: ${r.stderr.trim()}`);
+  const out = new Map<number, { name: string; runs: number; ns: number }>();
+  for (const p of JSON.parse(r.stdout) as { id: number; name?: string; run_cnt?: number; run_time_ns?: number }[]) {
+    if (p.name && (LAB_PROGRAMS as readonly string[]).includes(p.name)) out.set(p.id, { name: p.name, runs: p.run_cnt ?? 0, ns: p.run_time_ns ?? 0 });
+  }
+  return out;
+}
+
+interface BpfCost {
+  conns: number;
+  /** per program name, both nodes together: runs and ns per connection */
+  perConn: Map<string, { runs: number; ns: number }>;
+}
+
+/**
+ * Where the datapath's time goes per connection: the client of lab `prefix` connects and resets
+ * for `seconds` (alone, no turns) while the kernel accounts every BPF program's run time
+ * (bpf_enable_stats, off again when done); the sums over the lab's programs are divided by the
+ * connections made. The accounting itself adds two clock reads to every run.
+ */
+async function bpfCostPerConn(prefix: string, seconds: number): Promise<BpfCost> {
+  const env = { ...process.env, DIFW_LAB_PREFIX: prefix };
+  const srv = bg(DIFW, ['lab', 'exec', 'bench/server', '--', 'taskset', '-c', '1', NETTOOL, 'tcp-server', String(PORT), String(seconds + 5)], env);
+  await srv.waitLine(/^ready$/, 15_000);
+  const off = enableRunTimeStats();
+  let before: ReturnType<typeof progStats>;
+  let after: ReturnType<typeof progStats>;
+  let conns: number;
+  try {
+    before = progStats();
+    const cli = bg(DIFW, ['lab', 'exec', 'bench/client', '--', 'taskset', '-c', '0', NETTOOL, 'tcp-connect', SERVER_IP, String(PORT), String(seconds), '0'], env);
+    const o = await cli.done((seconds + 15) * 1000);
+    after = progStats();
+    conns = Number(/conns (\d+)/.exec(o.out)?.[1] ?? NaN);
+    if (!(conns > 0)) throw new Error(`tcp-connect printed ${o.out.trim() || o.err.trim()}`);
+  } finally {
+    off();
+  }
+  await srv.done((seconds + 15) * 1000);
+  const perConn = new Map<string, { runs: number; ns: number }>();
+  for (const [id, a] of after) {
+    const b = before.get(id) ?? { runs: 0, ns: 0 };
+    if (a.runs === b.runs) continue; // another lab's program, idle
+    const t = perConn.get(a.name) ?? { runs: 0, ns: 0 };
+    perConn.set(a.name, { runs: t.runs + (a.runs - b.runs) / conns, ns: t.ns + (a.ns - b.ns) / conns });
+  }
+  return { conns, perConn };
+}
+
 const down = (prefix: string) => spawnSync(DIFW, ['lab', 'down'], { env: { ...process.env, DIFW_LAB_PREFIX: prefix } });
 
 export async function benchLab(opts: { slices?: number; applies?: number } = {}): Promise<Row[]> {
@@ -141,6 +199,7 @@ export async function benchLab(opts: { slices?: number; applies?: number } = {})
   const cliMs: number[] = [];
   let main: [TurnResult, TurnResult] | undefined;
   let big: [TurnResult, TurnResult] | undefined;
+  let cost: BpfCost | undefined;
   for (const p of [PREFIX, PREFIX_ABSENT, PREFIX_BIG_CT]) down(p);
   try {
     difw(['lab', 'up', '-f', '-'], { DIFW_LAB_PREFIX: PREFIX_ABSENT, DIFW_LAB_DATAPATH: 'none' }, labYaml());
@@ -151,6 +210,7 @@ export async function benchLab(opts: { slices?: number; applies?: number } = {})
     difw(['apply', '-f', '-'], { DIFW_LAB_PREFIX: PREFIX_BIG_CT }, json(policies));
     main = await connTurns([PREFIX_ABSENT, PREFIX], slices, warm);
     big = await connTurns([PREFIX_ABSENT, PREFIX_BIG_CT], Math.ceil(slices / 2), warm);
+    cost = await bpfCostPerConn(PREFIX, 5);
     // apply-to-enforcement: alternate adding and removing one extra policy
     const extra: KubeObject = {
       apiVersion: 'networking.k8s.io/v1',
@@ -184,6 +244,16 @@ export async function benchLab(opts: { slices?: number; applies?: number } = {})
   rows.push({ section: 'lab', name: 'conn rate ratio verified / absent, median of slice pairs (target >= 0.9)', value: Number(pr.median.toFixed(3)), unit: 'x', note: `${pr.median >= 0.9 ? 'PASS' : 'FAIL'}; quartiles ${pr.q1.toFixed(3)} .. ${pr.q3.toFixed(3)}; ratio of the totals ${(v.rate / a.rate).toFixed(3)}` });
   rows.push({ section: 'lab', name: 'client CPU per connection, absent / verified', value: Number((a.cpuUsPerConn / v.cpuUsPerConn).toFixed(3)), unit: 'x', note: `${a.cpuUsPerConn.toFixed(1)} vs ${v.cpuUsPerConn.toFixed(1)} us of the client core per connection (both sides of the handshake run there in softirq)` });
   rows.push({ section: 'lab', name: `same ratio with pod conntrack sized ${BIG_CT} entries (default ${POD_CT_ENTRIES})`, value: Number(pb.median.toFixed(3)), unit: 'x', note: `${big[0].slices.length} slice pairs; quartiles ${pb.q1.toFixed(3)} .. ${pb.q3.toFixed(3)}; ${Math.round(big[0].rate)} vs ${Math.round(big[1].rate)} conn/s` });
+  if (cost) {
+    let total = 0;
+    for (const name of LAB_PROGRAMS) {
+      const c = cost.perConn.get(name);
+      if (!c) continue;
+      total += c.ns;
+      rows.push({ section: 'lab', name: `BPF run time per connection: ${name} (both nodes)`, value: Math.round(c.ns), unit: 'ns', note: `${c.runs.toFixed(2)} runs per connection, ${(c.ns / c.runs).toFixed(0)} ns per run` });
+    }
+    rows.push({ section: 'lab', name: 'BPF run time per connection: all identity programs', value: Math.round(total), unit: 'ns', note: `kernel run-time accounting over ${cost.conns} connections of the verified lab alone; it adds two clock reads per run. The rest of the per-connection difference is outside the programs (hook dispatch, cache)` });
+  }
   rows.push({ section: 'lab', name: 'apply of one policy -> every node enforces (control plane)', value: Number(median(applyMs).toFixed(1)), unit: 'ms', note: `median of ${applyMs.length}, max ${Math.max(...applyMs).toFixed(1)} ms; target <= 200 ms: ${median(applyMs) <= 200 ? 'PASS' : 'FAIL'}` });
   rows.push({ section: 'lab', name: '`difw apply -f` wall time (CLI start-up included)', value: Number(median(cliMs).toFixed(1)), unit: 'ms', note: `median of ${cliMs.length}` });
   return rows;

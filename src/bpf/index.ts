@@ -22,5 +22,5 @@
 export { BpfObject, BpfProgram, BpfLink, type OpenOptions, type XdpMode, type TcDir, type TcOptions } from './object.js';
 export { BpfMap, TypedMap, MapType, perCpuStride, splitPerCpu, type UpdateFlag } from './map.js';
 export { RingBuffer } from './ringbuf.js';
-export { libbpfVersion, numPossibleCpus, recentLibbpfOutput, bpfUnavailableReason, LibbpfError } from './libbpf.js';
+export { libbpfVersion, numPossibleCpus, recentLibbpfOutput, bpfUnavailableReason, LibbpfError, enableRunTimeStats } from './libbpf.js';
 export * from './codec.js';

@@ -199,6 +199,7 @@ const f = {
   bpf_tc_query: lib.func('int bpf_tc_query(bpf_tc_hook *hook, _Inout_ bpf_tc_opts *opts)'),
 
   bpf_prog_test_run_opts: lib.func('int bpf_prog_test_run_opts(int prog_fd, _Inout_ bpf_test_run_opts *opts)'),
+  bpf_enable_stats: lib.func('int bpf_enable_stats(int type)'),
 
   bpf_obj_get: lib.func('int bpf_obj_get(const char *path)'),
   bpf_obj_pin: lib.func('int bpf_obj_pin(int fd, const char *path)'),
@@ -432,6 +433,20 @@ export function bpfUnavailableReason(): string | null {
 
 export function closeFd(fd: number): void {
   if (fd >= 0) f.close(fd);
+}
+
+const BPF_STATS_RUN_TIME = 0;
+/**
+ * Turn on the kernel's per-program run-time accounting (run_time_ns, run_cnt in the program
+ * info) until the returned fd is closed, or the process exits: unlike the kernel.bpf_stats_enabled
+ * sysctl, nothing stays on after a crash. Returns the function that turns it off again.
+ */
+export function enableRunTimeStats(): () => void {
+  let fd = check(f.bpf_enable_stats(BPF_STATS_RUN_TIME) as number, 'DIFW_E_BPF_SYSCALL', () => 'enable BPF run-time statistics');
+  return () => {
+    closeFd(fd);
+    fd = -1;
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
