@@ -6,15 +6,17 @@
  *     clients take turns on the same core in 200 ms slices (nettool tcp-turns), so both see the
  *     same machine slice by slice; the target row is the median of the per-slice-pair ratios.
  *     The same is measured with pod conntrack sized 262,144 entries instead of the default;
- *   - where the verified lab's time goes: BPF run time per connection of each identity program
- *     (kernel run-time accounting, on only for that run);
+ *   - where the verified lab's time goes: the same turns against labs running the identity
+ *     programs cut at one stage (Makefile cost-objs: hooks only; hooks + stamping), and the BPF
+ *     run time per connection of each identity program (kernel run-time accounting, on only for
+ *     that run);
  *   - apply-to-enforcement: time from the control plane accepting one NetworkPolicy to every node
  *     acknowledging the revision (in-process, the store + compile + push + ack path), and the
  *     wall time of the `difw apply -f` command (adds the CLI's start-up).
- * Uses its own lab prefix `db`; the lab is always taken down.
+ * Lab prefixes: `db` (enforcing), `da` (absent), `dx` (big conntrack), `df` and `ds` (cost stages); every lab is always taken down.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bg, median } from './sh.js';
@@ -30,6 +32,11 @@ import { enableRunTimeStats } from '../src/bpf/index.js';
 const PREFIX = 'db'; // the lab with difw enforcing
 const PREFIX_ABSENT = 'da'; // the same lab with no datapath at all
 const PREFIX_BIG_CT = 'dx'; // difw enforcing, pod conntrack sized BIG_CT
+/** Cost decomposition labs: the identity programs built with their work cut (Makefile cost-objs). */
+const COST_STAGES = [
+  { prefix: 'df', dir: 'floor', what: 'hooks only: sockops attached but stamping nothing, TC parsing and passing' },
+  { prefix: 'ds', dir: 'stamp', what: 'hooks + claim stamping on SYN and SYN-ACK, TC parsing and passing' },
+] as const;
 const BIG_CT = 262144;
 const SLICE_MS = 200;
 const DIFW = join(ROOT, 'bin', 'difw');
@@ -200,16 +207,22 @@ export async function benchLab(opts: { slices?: number; applies?: number } = {})
   let main: [TurnResult, TurnResult] | undefined;
   let big: [TurnResult, TurnResult] | undefined;
   let cost: BpfCost | undefined;
-  for (const p of [PREFIX, PREFIX_ABSENT, PREFIX_BIG_CT]) down(p);
+  const labs = [PREFIX, PREFIX_ABSENT, PREFIX_BIG_CT, ...COST_STAGES.map((c) => c.prefix)];
+  const costDir = (dir: string) => join(ROOT, 'build', 'cost', dir);
+  const stages = COST_STAGES.filter((c) => existsSync(join(costDir(c.dir), 'tc_pod.bpf.o')));
+  const staged: { what: string; r: [TurnResult, TurnResult] }[] = [];
+  for (const p of labs) down(p);
   try {
     difw(['lab', 'up', '-f', '-'], { DIFW_LAB_PREFIX: PREFIX_ABSENT, DIFW_LAB_DATAPATH: 'none' }, labYaml());
     difw(['lab', 'up', '-f', '-'], {}, labYaml());
     difw(['lab', 'up', '-f', '-'], { DIFW_LAB_PREFIX: PREFIX_BIG_CT, DIFW_POD_CT_ENTRIES: String(BIG_CT) }, labYaml());
+    for (const c of stages) difw(['lab', 'up', '-f', '-'], { DIFW_LAB_PREFIX: c.prefix, DIFW_BPF_DIR: costDir(c.dir) }, labYaml());
     const ctl = labController(labConfig(PREFIX));
     await ctl.apply(policies);
-    difw(['apply', '-f', '-'], { DIFW_LAB_PREFIX: PREFIX_BIG_CT }, json(policies));
+    for (const p of [PREFIX_BIG_CT, ...stages.map((c) => c.prefix)]) difw(['apply', '-f', '-'], { DIFW_LAB_PREFIX: p }, json(policies));
     main = await connTurns([PREFIX_ABSENT, PREFIX], slices, warm);
     big = await connTurns([PREFIX_ABSENT, PREFIX_BIG_CT], Math.ceil(slices / 2), warm);
+    for (const c of stages) staged.push({ what: c.what, r: await connTurns([PREFIX_ABSENT, c.prefix], Math.ceil(slices / 2), warm) });
     cost = await bpfCostPerConn(PREFIX, 5);
     // apply-to-enforcement: alternate adding and removing one extra policy
     const extra: KubeObject = {
@@ -232,7 +245,7 @@ export async function benchLab(opts: { slices?: number; applies?: number } = {})
       difw(['delete', '-f', '-'], {}, json([extra]));
     }
   } finally {
-    for (const p of [PREFIX, PREFIX_ABSENT, PREFIX_BIG_CT]) down(p);
+    for (const p of labs) down(p);
   }
 
   const [a, v] = main;
@@ -244,6 +257,11 @@ export async function benchLab(opts: { slices?: number; applies?: number } = {})
   rows.push({ section: 'lab', name: 'conn rate ratio verified / absent, median of slice pairs (target >= 0.9)', value: Number(pr.median.toFixed(3)), unit: 'x', note: `${pr.median >= 0.9 ? 'PASS' : 'FAIL'}; quartiles ${pr.q1.toFixed(3)} .. ${pr.q3.toFixed(3)}; ratio of the totals ${(v.rate / a.rate).toFixed(3)}` });
   rows.push({ section: 'lab', name: 'client CPU per connection, absent / verified', value: Number((a.cpuUsPerConn / v.cpuUsPerConn).toFixed(3)), unit: 'x', note: `${a.cpuUsPerConn.toFixed(1)} vs ${v.cpuUsPerConn.toFixed(1)} us of the client core per connection (both sides of the handshake run there in softirq)` });
   rows.push({ section: 'lab', name: `same ratio with pod conntrack sized ${BIG_CT} entries (default ${POD_CT_ENTRIES})`, value: Number(pb.median.toFixed(3)), unit: 'x', note: `${big[0].slices.length} slice pairs; quartiles ${pb.q1.toFixed(3)} .. ${pb.q3.toFixed(3)}; ${Math.round(big[0].rate)} vs ${Math.round(big[1].rate)} conn/s` });
+  for (const { what, r } of staged) {
+    const ps = pairedRatio(r[0], r[1]);
+    rows.push({ section: 'lab', name: `cost decomposition, ratio to absent: ${what}`, value: Number(ps.median.toFixed(3)), unit: 'x', note: `${r[0].slices.length} slice pairs; quartiles ${ps.q1.toFixed(3)} .. ${ps.q3.toFixed(3)}; full enforcement is the target row` });
+  }
+  if (stages.length < COST_STAGES.length) rows.push({ section: 'lab', name: 'cost decomposition', value: null, unit: '', note: 'needs the cost objects (make cost-objs)' });
   if (cost) {
     let total = 0;
     for (const name of LAB_PROGRAMS) {

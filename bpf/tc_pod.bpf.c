@@ -221,6 +221,10 @@ static __always_inline int pod_handle(struct __sk_buff *skb, int to_pod)
 
 	if (pod_parse(skb, &p) < 0 || p.ndisc)
 		return TC_ACT_OK;
+#ifdef DIFW_COST_PARSE_ONLY
+	/* Benchmark build only (build/cost/, bench/lab.ts): the hook and the parse, no enforcement. */
+	return TC_ACT_OK;
+#endif
 	cfg = bpf_map_lookup_elem(&pod_config, &zero);
 	if (!cfg || !cfg->revision)
 		return TC_ACT_OK; /* no tables applied yet */
