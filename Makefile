@@ -8,6 +8,8 @@ BUILD := build
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS := $(wildcard bpf/lib/*.h bpf/maps/*.h)
+# One compiler line for every BPF object (programs, test fixtures, benchmark cost builds).
+BPF_CC = $(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ibpf -Wall -Werror
 TS_SRCS := $(shell find src test bench -name '*.ts' 2>/dev/null)
 APT_PKGS := clang llvm libbpf-dev bpftool iproute2 iptables nftables ufw etcd-server iperf3 \
             tcpdump tshark python3-scapy xdp-tools gcc libc6-dev ethtool procps psmisc iputils-ping util-linux
@@ -40,7 +42,7 @@ $(BUILD)/vmlinux.h:
 
 bpf: $(BPF_OBJS)
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ibpf -Wall -Werror -c $< -o $@
+	$(BPF_CC) -c $< -o $@
 
 # Test fixtures for the BPF binding (test/fixtures/bpf/*.bpf.c -> build/fixtures/*.bpf.o).
 FIXTURE_BPF_SRCS := $(wildcard test/fixtures/bpf/*.bpf.c)
@@ -48,7 +50,7 @@ FIXTURE_BPF_OBJS := $(patsubst test/fixtures/bpf/%.bpf.c,$(BUILD)/fixtures/%.bpf
 bpf: $(FIXTURE_BPF_OBJS)
 $(BUILD)/fixtures/%.bpf.o: test/fixtures/bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
 	@mkdir -p $(BUILD)/fixtures
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ibpf -Wall -Werror -c $< -o $@
+	$(BPF_CC) -c $< -o $@
 
 ts: dist/.stamp
 dist/.stamp: $(TS_SRCS) tsconfig.json node_modules/.package-lock.json
@@ -89,10 +91,10 @@ COST_OBJS := $(BUILD)/cost/floor/tc_pod.bpf.o $(BUILD)/cost/floor/sockops_claim.
 cost-objs: $(COST_OBJS)
 $(BUILD)/cost/floor/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
 	@mkdir -p $(@D)
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -DDIFW_COST_PARSE_ONLY -DDIFW_COST_NO_STAMP -I$(BUILD) -Ibpf -Wall -Werror -c $< -o $@
+	$(BPF_CC) -DDIFW_COST_PARSE_ONLY -DDIFW_COST_NO_STAMP -c $< -o $@
 $(BUILD)/cost/stamp/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
 	@mkdir -p $(@D)
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -DDIFW_COST_PARSE_ONLY -I$(BUILD) -Ibpf -Wall -Werror -c $< -o $@
+	$(BPF_CC) -DDIFW_COST_PARSE_ONLY -c $< -o $@
 
 bench: deps build cost-objs
 	node dist/bench/main.js

@@ -92,6 +92,13 @@ interface TurnResult {
   slices: [number, number][];
 }
 
+/** `nettool tcp-server` in lab `prefix`'s bench/server pod, on core 1, for `seconds`; once ready. */
+async function labServer(prefix: string, seconds: number): Promise<ReturnType<typeof bg>> {
+  const srv = bg(DIFW, ['lab', 'exec', 'bench/server', '--', 'taskset', '-c', '1', NETTOOL, 'tcp-server', String(PORT), String(seconds)], { ...process.env, DIFW_LAB_PREFIX: prefix });
+  await srv.waitLine(/^ready$/, 15_000);
+  return srv;
+}
+
 /**
  * connections/s from bench/client (n1) to bench/server (n2) in two labs at once: their clients
  * take turns on core 0 (`slices` slices of SLICE_MS each, the first `warm` not counted), both
@@ -107,8 +114,7 @@ async function connTurns(prefixes: [string, string], slices: number, warm: numbe
     }
     const serveFor = Math.ceil((2 * slices * SLICE_MS) / 1000) + 5;
     const envOf = (p: string) => ({ ...process.env, DIFW_LAB_PREFIX: p });
-    const srvs = prefixes.map((p) => bg(DIFW, ['lab', 'exec', 'bench/server', '--', 'taskset', '-c', '1', NETTOOL, 'tcp-server', String(PORT), String(serveFor)], envOf(p)));
-    await Promise.all(srvs.map((x) => x.waitLine(/^ready$/, 15_000)));
+    const srvs = await Promise.all(prefixes.map((p) => labServer(p, serveFor)));
     const clis = prefixes.map((p, i) =>
       bg(DIFW, ['lab', 'exec', 'bench/client', '--', 'taskset', '-c', '0', NETTOOL, 'tcp-turns', SERVER_IP, String(PORT), String(SLICE_MS), String(slices), String(warm), fifos[i]!, fifos[1 - i]!, i === 0 ? '1' : '0'], envOf(p)),
     );
@@ -167,8 +173,7 @@ interface BpfCost {
  */
 async function bpfCostPerConn(prefix: string, seconds: number): Promise<BpfCost> {
   const env = { ...process.env, DIFW_LAB_PREFIX: prefix };
-  const srv = bg(DIFW, ['lab', 'exec', 'bench/server', '--', 'taskset', '-c', '1', NETTOOL, 'tcp-server', String(PORT), String(seconds + 5)], env);
-  await srv.waitLine(/^ready$/, 15_000);
+  const srv = await labServer(prefix, seconds + 5);
   const off = enableRunTimeStats();
   let before: ReturnType<typeof progStats>;
   let after: ReturnType<typeof progStats>;

@@ -15,7 +15,7 @@ import { mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, w
 import { pino, destination } from 'pino';
 import { DifwError } from '../errors.js';
 import { setRootLogger, type Logger } from '../log.js';
-import { ensureBpffs, netnsPaths, type NetnsPaths } from '../state/paths.js';
+import { ensureBpffs, netnsPaths, runningAgentPid, type NetnsPaths } from '../state/paths.js';
 import { loadState } from '../state/store.js';
 import { Datapath, ingressHookFor, parseIngressHookSetting } from '../datapath/loader.js';
 import { compileFirewall } from '../policy/ufw-compile.js';
@@ -32,15 +32,8 @@ function agentLogger(paths: NetnsPaths): Logger {
 }
 
 function otherAgentAlive(paths: NetnsPaths): number | undefined {
-  try {
-    const pid = Number(readFileSync(paths.pidFile, 'utf8'));
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
-    process.kill(pid, 0);
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmd.includes('agent') ? pid : undefined;
-  } catch {
-    return undefined;
-  }
+  const pid = runningAgentPid(paths.pidFile);
+  return pid === process.pid ? undefined : pid;
 }
 
 /**

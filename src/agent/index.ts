@@ -8,24 +8,15 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DifwError } from '../errors.js';
-import type { NetnsPaths } from '../state/paths.js';
+import { runningAgentPid, type NetnsPaths } from '../state/paths.js';
 import type { AgentControl } from './control.js';
 import { callAgent } from './client.js';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function agentPid(paths: NetnsPaths): number | undefined {
-  try {
-    const pid = Number(readFileSync(paths.pidFile, 'utf8'));
-    if (!Number.isInteger(pid) || pid <= 0) return undefined;
-    process.kill(pid, 0);
-    // Only ever signal a process that is really a difw agent (pid files can be stale).
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('agent') ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
+// Only ever signal a process that is really a difw agent (pid files can be stale).
+const agentPid = (paths: NetnsPaths): number | undefined => runningAgentPid(paths.pidFile);
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   const end = Date.now() + ms;

@@ -13,12 +13,12 @@
  * file descriptor of it (/proc/PID/fd -> "net:[INODE]") or a bind mount of it (mountinfo, fs
  * type nsfs, as `ip netns add` makes). All three are scanned from /proc. That is complete only
  * from the initial PID namespace (elsewhere some holders are invisible), so the sweep does
- * nothing anywhere else. A dir whose agent is still running (its pid file names a live process)
- * is never removed either.
+ * nothing anywhere else. A dir whose agent is still running (its pid file names a live difw
+ * agent, paths.ts runningAgentPid) is never removed either.
  */
 import { readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BPFFS_ROOT, RUN_ROOT, STATE_ROOT } from './paths.js';
+import { AGENT_PID_FILE, BPFFS_ROOT, NETNS_ID, RUN_ROOT, STATE_ROOT, runningAgentPid } from './paths.js';
 
 /** /proc/self/ns/pid of the initial PID namespace (PROC_PID_INIT_INO, fixed by the kernel). */
 const INIT_PID_NS_INODE = 0xeffffffc;
@@ -78,17 +78,6 @@ export interface SweepRoots {
 
 const DEFAULT_ROOTS: SweepRoots = { stateRoot: STATE_ROOT, runRoot: RUN_ROOT, pinRoot: BPFFS_ROOT };
 
-function agentAlive(runDir: string): boolean {
-  const pid = Number(tryRead(() => readFileSync(join(runDir, 'agent.pid'), 'utf8').trim()));
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Remove the dirs of every `ns-<inode>` whose inode is not in `live`. Returns the ids removed.
  * `live` undefined (liveness unknown) removes nothing.
@@ -97,11 +86,11 @@ export function sweepDeadNamespaces(live: Set<number> | undefined, roots: SweepR
   if (!live) return [];
   const ids = new Set<string>();
   for (const root of [roots.stateRoot, roots.runRoot, roots.pinRoot]) {
-    for (const d of tryRead(() => readdirSync(root)) ?? []) if (/^ns-\d+$/.test(d)) ids.add(d);
+    for (const d of tryRead(() => readdirSync(root)) ?? []) if (NETNS_ID.test(d)) ids.add(d);
   }
   const removed: string[] = [];
   for (const id of [...ids].sort()) {
-    if (live.has(Number(id.slice(3))) || agentAlive(join(roots.runRoot, id))) continue;
+    if (live.has(Number(NETNS_ID.exec(id)![1])) || runningAgentPid(join(roots.runRoot, id, AGENT_PID_FILE)) !== undefined) continue;
     for (const root of [roots.pinRoot, roots.runRoot, roots.stateRoot]) rmSync(join(root, id), { recursive: true, force: true });
     removed.push(id);
   }

@@ -39,6 +39,26 @@ export interface NetnsPaths {
   agentLog: string;
 }
 
+/** A named namespace's id (`ns-<inode>`); the capture is the inode. */
+export const NETNS_ID = /^ns-(\d+)$/;
+/** The agent's pid file, in the namespace's run dir. */
+export const AGENT_PID_FILE = 'agent.pid';
+
+/**
+ * The pid in an agent pid file when that process is alive and is a difw agent (its command line
+ * has the argument `agent`); undefined otherwise: pid files can be stale and pids are reused.
+ */
+export function runningAgentPid(pidFile: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    process.kill(pid, 0);
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('agent') ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function netnsInode(pid: number | 'self' = 'self'): number {
   return statSync(`/proc/${pid}/ns/net`).ino;
 }
@@ -62,7 +82,7 @@ export function netnsPaths(inode = netnsInode()): NetnsPaths {
     stateFile: join(stateDir, 'state.json'),
     lockFile: join(runDir, 'lock'),
     socket: join(runDir, 'agent.sock'),
-    pidFile: join(runDir, 'agent.pid'),
+    pidFile: join(runDir, AGENT_PID_FILE),
     eventLog: join(runDir, 'events.log'),
     agentLog: join(runDir, 'agent.log'),
   };

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { DifwError } from '../errors.js';
 import { DEFAULT_STATE, type FirewallState } from '../ufw/model.js';
 import { writeFileAtomic, withLockAsync } from './atomic.js';
-import type { NetnsPaths } from './paths.js';
+import { NETNS_ID, type NetnsPaths } from './paths.js';
 import { liveNetnsInodes, sweepDeadNamespaces } from './gc.js';
 
 const policy = z.enum(['allow', 'deny', 'reject']);
@@ -124,7 +124,7 @@ export function saveState(paths: NetnsPaths, state: FirewallState): void {
   if (cookie !== undefined) writeFileAtomic(cookieFile(paths), `${cookie}\n`, 0o600);
   // A namespace new to difw: a good moment to drop what dead ones left behind (src/state/gc.ts).
   // Best effort: a failed sweep leaves leftovers, never a failed command.
-  if (first && /^ns-\d+$/.test(paths.id)) {
+  if (first && NETNS_ID.test(paths.id)) {
     try {
       sweepDeadNamespaces(liveNetnsInodes());
     } catch {
